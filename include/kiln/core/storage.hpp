@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Storage<Device>: a ref-counted byte buffer shared by every view of a tensor.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "kiln/core/allocator.hpp"
+#include "kiln/core/device.hpp"
+#include "kiln/core/error.hpp"
+
+namespace kiln {
+
+namespace detail {
+struct StorageImpl {
+  void* data = nullptr;
+  std::size_t nbytes = 0;
+  // Empty for memory from the kiln allocator; set for user memory (from_blob).
+  std::function<void(void*)> deleter;
+  bool owned_by_allocator = false;
+  // Bumped by every in-place write; autograd compares it with the value it saved.
+  std::atomic<uint64_t> version{0};
+
+  StorageImpl() = default;
+  StorageImpl(const StorageImpl&) = delete;
+  StorageImpl& operator=(const StorageImpl&) = delete;
+  ~StorageImpl();
+};
+}  // namespace detail
+
+template <class D>
+struct DeviceAllocator;
+
+template <>
+struct DeviceAllocator<CPU> {
+  static void* allocate(std::size_t n) { return cpu::allocate(n); }
+  static void deallocate(void* p, std::size_t n) noexcept { cpu::deallocate(p, n); }
+};
+
+/// A shared handle to a device buffer. Copies share the buffer; the last one frees it.
+template <class D>
+class Storage {
+ public:
+  Storage() = default;
+
+  static Storage allocate(std::size_t nbytes) {
+    auto impl = std::make_shared<detail::StorageImpl>();
+    impl->data = DeviceAllocator<D>::allocate(nbytes);
+    impl->nbytes = nbytes;
+    impl->owned_by_allocator = true;
+    // The deleter returns the block to this device's cache.
+    impl->deleter = [nbytes](void* p) { DeviceAllocator<D>::deallocate(p, nbytes); };
+    return Storage(std::move(impl));
+  }
+
+  /// Wraps user memory; `deleter` (may be empty) runs when the last handle goes.
+  static Storage from_blob(void* data, std::size_t nbytes, std::function<void(void*)> deleter) {
+    auto impl = std::make_shared<detail::StorageImpl>();
+    impl->data = data;
+    impl->nbytes = nbytes;
+    impl->deleter = std::move(deleter);
+    return Storage(std::move(impl));
+  }
+
+  void* data() const { return impl_ ? impl_->data : nullptr; }
+  std::size_t nbytes() const { return impl_ ? impl_->nbytes : 0; }
+  bool defined() const { return impl_ != nullptr; }
+  long use_count() const { return impl_.use_count(); }
+  const detail::StorageImpl* impl() const { return impl_.get(); }
+  uint64_t version() const { return impl_ ? impl_->version.load(std::memory_order_relaxed) : 0; }
+  void bump_version() const {
+    if (impl_) impl_->version.fetch_add(1, std::memory_order_relaxed);
+  }
+  friend bool operator==(const Storage& a, const Storage& b) { return a.impl_ == b.impl_; }
+
+ private:
+  explicit Storage(std::shared_ptr<detail::StorageImpl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<detail::StorageImpl> impl_;
+};
+
+inline detail::StorageImpl::~StorageImpl() {
+  if (deleter) deleter(data);
+}
+
+}  // namespace kiln
