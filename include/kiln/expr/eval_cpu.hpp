@@ -60,12 +60,14 @@ void run_linear(T* KILN_RESTRICT out, int64_t n, const E& e) {
   if constexpr (root_packet_v<E>) {
     constexpr int L = simd::lanes_v<T>;
     parallel_for(n, kParallelGrain, 64, [&](int64_t b, int64_t end) {
+      // Locals, not captures: the SLEEF calls would otherwise force reloads every packet.
       const auto p = plan;
+      T* const o = out;
       int64_t i = b;
-      for (; i + L <= end; i += L) simd::storeu(out + i, p.template packet<false, true>(i, L));
+      for (; i + L <= end; i += L) simd::storeu(o + i, p.template packet<false, true>(i, L));
       if (i < end) {
         const int rem = static_cast<int>(end - i);
-        simd::store_partial(out + i, p.template packet<false, false>(i, rem), rem);
+        simd::store_partial(o + i, p.template packet<false, false>(i, rem), rem);
       }
     });
     return;
@@ -73,7 +75,8 @@ void run_linear(T* KILN_RESTRICT out, int64_t n, const E& e) {
 #endif
   parallel_for(n, kParallelGrain, 64, [&](int64_t b, int64_t end) {
     const auto p = plan;
-    for (int64_t i = b; i < end; ++i) out[i] = p.template eval<false>(i);
+    T* KILN_RESTRICT const o = out;
+    for (int64_t i = b; i < end; ++i) o[i] = p.template eval<false>(i);
   });
 }
 

@@ -72,7 +72,6 @@ KILN_BINARY_OP(add, Add)
 KILN_BINARY_OP(sub, Sub)
 KILN_BINARY_OP(mul, Mul)
 KILN_BINARY_OP(div, Div)
-KILN_BINARY_OP(pow, Pow)
 KILN_BINARY_OP(atan2, Atan2)
 KILN_BINARY_OP(fmod, Fmod)
 KILN_BINARY_OP(maximum, Maximum)
@@ -102,6 +101,11 @@ auto elu(const E& e, double alpha = 1.0) {
 template <expr::Expr E>
 auto softplus(const E& e, double beta = 1.0, double threshold = 20.0) {
   return expr::make_unary(expr::op::Softplus{beta, threshold}, e);
+}
+/// a ** b elementwise for two expressions.
+template <expr::Expr A, expr::Expr B>
+auto pow(const A& a, const B& b) {
+  return expr::make_binary(expr::op::Pow{}, a, b);
 }
 /// x ** exponent for a number exponent (torch.pow(tensor, number)).
 template <expr::Expr E, expr::Scalar S>

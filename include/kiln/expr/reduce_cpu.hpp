@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The CPU reduction executor: reduces an expression over a set of dims without
+// materialising it (`sum(a * b, 1)` reads a and b once and writes only the result).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kiln/core/parallel.hpp"
+#include "kiln/core/shape.hpp"
+#include "kiln/expr/eval_cpu.hpp"
+#include "kiln/expr/functors/concepts.hpp"
+#include "kiln/expr/functors/reduce.hpp"
+
+namespace kiln::expr {
+
+// Note [Deterministic reductions]
+// The reduced range of each output is cut into fixed blocks of kReduceBlock elements
+// (boundaries independent of the thread count). Each block is reduced with several
+// accumulators (SIMD lanes x 4), and block results are combined by pairwise cascade
+// in block order. So results are identical for any number of threads, and float sums
+// carry O(log n) rounding error growth instead of O(n).
+inline constexpr int64_t kReduceBlock = 4096;
+
+/// Pairwise combination of a stream of values, like a binary counter.
+template <class A, class RF>
+struct Cascade {
+  explicit Cascade(RF r) : rf(r) {}
+  RF rf;
+  A stack[64];
+  int top = 0;
+  uint64_t count = 0;
+  void push(A v) {
+    for (uint64_t k = count++; k & 1; k >>= 1) v = rf(stack[--top], v);
+    stack[top++] = v;
+  }
+  A result() const {
+    if (top == 0) return RF::template identity<A>();
+    A r = stack[top - 1];
+    for (int i = top - 2; i >= 0; --i) r = rf(stack[i], r);
+    return r;
+  }
+};
+
+/// Iteration order of a reduction: kept dims first, then reduced dims, each group
+/// coalesced on its own. `shape` is the expression's shape; bit d of `mask` marks dim d
+/// as reduced.
+struct ReduceLayout {
+  Layout layout;
+  int n_kept = 0;       // leading iteration dims that index the output
+  int64_t n_out = 1;    // outputs
+  int64_t n_red = 1;    // elements reduced into each output
+};
+
+inline ReduceLayout make_reduce_layout(const Shape& shape, uint32_t mask, const std::vector<Strides>& strides) {
+  ReduceLayout r;
+  Layout& l = r.layout;
+  l.out_shape = shape;
+  auto add_group = [&](bool reduced) {
+    const int first = l.nd;
+    for (int d = 0; d < shape.size(); ++d) {
+      if (bool(mask >> d & 1u) != reduced || shape[d] == 1) continue;
+      if (l.nd > first) {
+        const int p = l.src[l.nd - 1];
+        bool mergeable = true;
+        for (const Strides& s : strides) mergeable = mergeable && s[p] == s[d] * shape[d];
+        if (mergeable) {
+          l.extent[l.nd - 1] *= shape[d];
+          l.src[l.nd - 1] = d;
+          continue;
+        }
+      }
+      l.extent[l.nd] = shape[d];
+      l.src[l.nd] = d;
+      ++l.nd;
+    }
+    return l.nd - first;
+  };
+  r.n_kept = add_group(false);
+  const int n_reduced = add_group(true);
+  if (n_reduced == 0) {  // nothing left to reduce: one element per output
+    l.extent[l.nd] = 1;
+    l.src[l.nd] = -1;
+    ++l.nd;
+  }
+  for (int k = 0; k < r.n_kept; ++k) r.n_out *= l.extent[k];
+  for (int k = r.n_kept; k < l.nd; ++k) r.n_red *= l.extent[k];
+  return r;
+}
+
+namespace detail {
+
+template <class A, class V>
+KILN_INLINE A to_acc(V v) {
+  if constexpr (std::is_same_v<V, half> || std::is_same_v<V, bfloat16>)
+    return static_cast<A>(static_cast<float>(v));
+  else
+    return static_cast<A>(v);
+}
+
+/// Reduces elements [j0, j1) of the current row (Row) or of the flat range (!Row).
+template <bool Row, bool Packets, class A, class RF, class P>
+KILN_INLINE A reduce_run(const P& p, int64_t j0, int64_t j1, RF rf) {
+  A acc = RF::template identity<A>();
+  int64_t j = j0;
+#if KILN_SIMD
+  if constexpr (Packets) {
+    constexpr int L = simd::lanes_v<A>;
+    using V = simd::vec_t<A>;
+    if (j1 - j0 >= 4 * L) {
+      V a0 = simd::splat<A>(RF::template identity<A>()), a1 = a0, a2 = a0, a3 = a0;
+      for (; j + 4 * L <= j1; j += 4 * L) {
+        a0 = rf(a0, p.template packet<Row, true>(j, L));
+        a1 = rf(a1, p.template packet<Row, true>(j + L, L));
+        a2 = rf(a2, p.template packet<Row, true>(j + 2 * L, L));
+        a3 = rf(a3, p.template packet<Row, true>(j + 3 * L, L));
+      }
+      const V v = rf(rf(a0, a1), rf(a2, a3));
+      for (int k = 0; k < L; ++k) acc = rf(acc, v[k]);
+    }
+  }
+#endif
+  for (; j < j1; ++j) acc = rf(acc, to_acc<A>(p.template eval<Row>(j)));
+  return acc;
+}
+
+}  // namespace detail
+
+/// out[o] = fin(reduction over the reduced dims of e, n_red) for each output o, with
+/// `out` contiguous over the kept dims. RF: a reduction functor; A: accumulator dtype.
+template <class A, class RF, class O, class E, class Fin>
+void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
+  const Shape& shape = e.shape();
+  std::vector<Strides> strides;
+  e.for_each_leaf([&](const auto& leaf) { strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape)); });
+  const ReduceLayout rl = make_reduce_layout(shape, mask, strides);
+  const Layout& l = rl.layout;
+  const int nd = l.nd;
+  const int64_t inner = l.extent[nd - 1];
+  const int64_t n_out = rl.n_out, n_red = rl.n_red;
+  if (n_out == 0) return;
+  const auto plan = e.plan(l);
+
+  constexpr bool packet_capable = [] {
+#if KILN_SIMD
+    return root_packet_v<E> && std::is_same_v<A, value_t<E>> && is_vectorizable_v<RF>;
+#else
+    return false;
+#endif
+  }();
+
+  // Reduces the reduced-range elements [r0, r1) of output o.
+  auto reduce_range = [&](auto& p, int64_t o, int64_t r0, int64_t r1) -> A {
+    int64_t coords[kMaxDims] = {};
+    for (int k = rl.n_kept - 1; k >= 0; --k) {
+      coords[k] = o % l.extent[k];
+      o /= l.extent[k];
+    }
+    int64_t row = r0 / inner, j = r0 % inner;
+    for (int k = nd - 2; k >= rl.n_kept; --k) {
+      coords[k] = row % l.extent[k];
+      row /= l.extent[k];
+    }
+    [[maybe_unused]] const bool packets = inner >= 64 && p.row_packetable();
+    A acc = RF::template identity<A>();
+    while (r0 < r1) {
+      p.set_row(coords);
+      const int64_t j1 = std::min(inner, j + (r1 - r0));
+      if constexpr (packet_capable) {
+        acc = rf(acc, packets ? detail::reduce_run<true, true, A>(p, j, j1, rf)
+                              : detail::reduce_run<true, false, A>(p, j, j1, rf));
+      } else {
+        acc = rf(acc, detail::reduce_run<true, false, A>(p, j, j1, rf));
+      }
+      r0 += j1 - j;
+      j = 0;
+      for (int k = nd - 2; k >= rl.n_kept; --k) {
+        if (++coords[k] < l.extent[k]) break;
+        coords[k] = 0;
+      }
+    }
+    return acc;
+  };
+
+  if (n_red == 0) {
+    for (int64_t o = 0; o < n_out; ++o) out[o] = fin(RF::template identity<A>(), int64_t{0});
+    return;
+  }
+  const int64_t nb = (n_red + kReduceBlock - 1) / kReduceBlock;
+  if (nb == 1) {
+    parallel_for(n_out, std::max<int64_t>(1, kParallelGrain / n_red), 1, [&](int64_t b, int64_t end) {
+      auto p = plan;
+      for (int64_t o = b; o < end; ++o) out[o] = fin(reduce_range(p, o, 0, n_red), n_red);
+    });
+    return;
+  }
+  // Several blocks per output: reduce blocks in parallel, then cascade each output's
+  // blocks in order (Note [Deterministic reductions]).
+  std::vector<A> partial(static_cast<std::size_t>(n_out * nb));
+  parallel_for(n_out * nb, 2, 1, [&](int64_t b, int64_t end) {
+    auto p = plan;
+    for (int64_t item = b; item < end; ++item) {
+      const int64_t o = item / nb, blk = item % nb;
+      partial[item] = reduce_range(p, o, blk * kReduceBlock, std::min(n_red, (blk + 1) * kReduceBlock));
+    }
+  });
+  parallel_for(n_out, std::max<int64_t>(1, 4096 / nb), 1, [&](int64_t b, int64_t end) {
+    for (int64_t o = b; o < end; ++o) {
+      Cascade<A, RF> c(rf);
+      for (int64_t k = 0; k < nb; ++k) c.push(partial[o * nb + k]);
+      out[o] = fin(c.result(), n_red);
+    }
+  });
+}
+
+/// Index (in row-major order over the reduced dims) of the first maximum (Greater) or
+/// minimum (Less) of each output's reduced range; NaN counts as the extreme, as in torch.
+template <bool Max, class E>
+void arg_reduce_cpu(const E& e, uint32_t mask, int64_t* out) {
+  const Shape& shape = e.shape();
+  std::vector<Strides> strides;
+  e.for_each_leaf([&](const auto& leaf) { strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape)); });
+  const ReduceLayout rl = make_reduce_layout(shape, mask, strides);
+  const Layout& l = rl.layout;
+  const int nd = l.nd;
+  const int64_t inner = l.extent[nd - 1];
+  const auto plan = e.plan(l);
+  using V = decltype(detail::to_acc<opmath_t<value_t<E>>>(plan.template eval<true>(0)));
+  parallel_for(rl.n_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(rl.n_red, 1)), 1,
+               [&](int64_t b, int64_t end) {
+                 auto p = plan;
+                 for (int64_t o = b; o < end; ++o) {
+                   int64_t coords[kMaxDims] = {};
+                   int64_t oo = o;
+                   for (int k = rl.n_kept - 1; k >= 0; --k) {
+                     coords[k] = oo % l.extent[k];
+                     oo /= l.extent[k];
+                   }
+                   V best{};
+                   int64_t best_i = 0;
+                   bool best_nan = false;
+                   for (int64_t r = 0; r < rl.n_red; r += inner) {
+                     p.set_row(coords);
+                     for (int64_t j = 0; j < inner; ++j) {
+                       const V v = detail::to_acc<V>(p.template eval<true>(j));
+                       const int64_t idx = r + j;
+                       if (best_nan) break;
+                       if (idx == 0 || v != v || (Max ? v > best : v < best)) {
+                         best = v;
+                         best_i = idx;
+                         best_nan = v != v;
+                       }
+                     }
+                     for (int k = nd - 2; k >= rl.n_kept; --k) {
+                       if (++coords[k] < l.extent[k]) break;
+                       coords[k] = 0;
+                     }
+                   }
+                   out[o] = best_i;
+                 }
+               });
+}
+
+}  // namespace kiln::expr
