@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kiln/core/parallel.hpp"
@@ -126,6 +127,71 @@ KILN_INLINE A reduce_run(const P& p, int64_t j0, int64_t j1, RF rf) {
 
 }  // namespace detail
 
+// Note [Column reductions]
+// Layout `lc` orders iteration dims as: kept dims but the last (n_outer of them), then
+// the reduced dims, then the last kept dim (extent K, contiguous or broadcast in every
+// operand). Each work item accumulates kColumnBlock reduced rows into K accumulators;
+// block results are combined by pairwise cascade in block order, so the result is
+// deterministic for any thread count, as for row reductions.
+inline constexpr int64_t kColumnBlock = 128;
+
+template <class A, bool PacketCapable, class RF, class O, class P, class Fin>
+void reduce_columns(const P& plan, const Layout& lc, int n_outer, int64_t n_out, int64_t n_red, O* out, RF rf,
+                    Fin fin) {
+  const int nd = lc.nd;
+  const int64_t K = lc.extent[nd - 1];
+  const int64_t n_rows_out = n_out / K;
+  const int64_t nb = (n_red + kColumnBlock - 1) / kColumnBlock;
+  // Not std::vector: vector<bool> packs bits, and threads write neighbouring entries.
+  std::unique_ptr<A[]> partial(new A[static_cast<std::size_t>(n_out * nb)]);
+  constexpr bool packets = PacketCapable;
+
+  parallel_for(n_rows_out * nb, 2, 1, [&](int64_t b, int64_t end) {
+    auto p = plan;
+    for (int64_t item = b; item < end; ++item) {
+      const int64_t orow = item / nb, blk = item % nb;
+      A* acc = partial.get() + (orow * nb + blk) * K;
+      for (int64_t j = 0; j < K; ++j) acc[j] = RF::template identity<A>();
+      int64_t coords[kMaxDims] = {};
+      int64_t rem = orow;
+      for (int k = n_outer - 1; k >= 0; --k) {
+        coords[k] = rem % lc.extent[k];
+        rem /= lc.extent[k];
+      }
+      const int64_t r0 = blk * kColumnBlock, r1 = std::min(n_red, r0 + kColumnBlock);
+      rem = r0;
+      for (int k = nd - 2; k >= n_outer; --k) {
+        coords[k] = rem % lc.extent[k];
+        rem /= lc.extent[k];
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        p.set_row(coords);
+        int64_t j = 0;
+#if KILN_SIMD
+        if constexpr (packets) {
+          constexpr int L = simd::lanes_v<A>;
+          for (; j + L <= K; j += L)
+            simd::storeu(acc + j, rf(simd::loadu(acc + j), p.template packet<true, true>(j, L)));
+        }
+#endif
+        for (; j < K; ++j) acc[j] = rf(acc[j], detail::to_acc<A>(p.template eval<true>(j)));
+        for (int k = nd - 2; k >= n_outer; --k) {
+          if (++coords[k] < lc.extent[k]) break;
+          coords[k] = 0;
+        }
+      }
+    }
+  });
+  parallel_for(n_out, std::max<int64_t>(1, 4096 / nb), 1, [&](int64_t b, int64_t end) {
+    for (int64_t o = b; o < end; ++o) {
+      const int64_t orow = o / K, j = o % K;
+      Cascade<A, RF> c(rf);
+      for (int64_t k = 0; k < nb; ++k) c.push(partial[static_cast<std::size_t>((orow * nb + k) * K + j)]);
+      out[o] = fin(c.result(), n_red);
+    }
+  });
+}
+
 /// out[o] = fin(reduction over the reduced dims of e, n_red) for each output o, with
 /// `out` contiguous over the kept dims. RF: a reduction functor; A: accumulator dtype.
 template <class A, class RF, class O, class E, class Fin>
@@ -186,6 +252,38 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
     for (int64_t o = 0; o < n_out; ++o) out[o] = fin(RF::template identity<A>(), int64_t{0});
     return;
   }
+
+  // Column path (Note [Column reductions]): the reduced dims are strided but the last
+  // kept dim is contiguous (sum(x, 0) of a row-major matrix). Walking each output's
+  // column would touch a cache line per element; instead whole rows are accumulated
+  // into a row of accumulators.
+  bool rows_contiguous = true;  // does the row path read whole rows with unit stride?
+  e.for_each_leaf([&](const auto& leaf) {
+    const Strides bs = broadcast_strides(leaf.shape(), leaf.strides(), shape);
+    const int64_t st = l.src[nd - 1] < 0 ? 0 : bs[l.src[nd - 1]];
+    rows_contiguous = rows_contiguous && (st == 0 || st == 1);
+  });
+  if (rl.n_kept >= 1 && n_red > 1 && l.extent[rl.n_kept - 1] >= 16 && (!rows_contiguous || inner < 16)) {
+    Layout lc = l;
+    const int last_kept = rl.n_kept - 1;
+    for (int k = last_kept; k + 1 < nd; ++k) {
+      lc.extent[k] = l.extent[k + 1];
+      lc.src[k] = l.src[k + 1];
+    }
+    lc.extent[nd - 1] = l.extent[last_kept];
+    lc.src[nd - 1] = l.src[last_kept];
+    const auto cplan = e.plan(lc);
+    bool contiguous_row = true;
+    e.for_each_leaf([&](const auto& leaf) {
+      const Strides bs = broadcast_strides(leaf.shape(), leaf.strides(), shape);
+      const int64_t st = lc.src[nd - 1] < 0 ? 0 : bs[lc.src[nd - 1]];
+      contiguous_row = contiguous_row && (st == 0 || st == 1);
+    });
+    if (contiguous_row) {
+      reduce_columns<A, packet_capable>(cplan, lc, rl.n_kept - 1, n_out, n_red, out, rf, fin);
+      return;
+    }
+  }
   const int64_t nb = (n_red + kReduceBlock - 1) / kReduceBlock;
   if (nb == 1) {
     parallel_for(n_out, std::max<int64_t>(1, kParallelGrain / n_red), 1, [&](int64_t b, int64_t end) {
@@ -196,7 +294,7 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
   }
   // Several blocks per output: reduce blocks in parallel, then cascade each output's
   // blocks in order (Note [Deterministic reductions]).
-  std::vector<A> partial(static_cast<std::size_t>(n_out * nb));
+  std::unique_ptr<A[]> partial(new A[static_cast<std::size_t>(n_out * nb)]);
   parallel_for(n_out * nb, 2, 1, [&](int64_t b, int64_t end) {
     auto p = plan;
     for (int64_t item = b; item < end; ++item) {
