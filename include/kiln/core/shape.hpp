@@ -53,7 +53,10 @@ class Dims {
   }
 
   friend bool operator==(const Dims& a, const Dims& b) {
-    return a.n_ == b.n_ && std::equal(a.d_, a.d_ + a.n_, b.d_);
+    if (a.n_ != b.n_) return false;
+    for (int i = 0; i < a.n_; ++i)  // a plain loop: std::equal becomes a memcmp call
+      if (a.d_[i] != b.d_[i]) return false;
+    return true;
   }
   friend std::ostream& operator<<(std::ostream& os, const Dims& d) {
     os << '[';
@@ -119,6 +122,7 @@ inline int wrap_dim(int64_t dim, int ndim, const char* op) {
 
 /// NumPy/PyTorch broadcasting of two shapes; throws ShapeError naming both.
 inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  if (a == b) return a;
   const int n = std::max(a.size(), b.size());
   Shape out(n);
   for (int i = 0; i < n; ++i) {
