@@ -15,3 +15,5 @@
 #include "kiln/tensor.hpp"
 #include "kiln/tensor/factories.hpp"
 #include "kiln/tensor/inplace.hpp"
+#include "kiln/tensor/print.hpp"
+#include "kiln/tensor/random.hpp"

@@ -70,19 +70,20 @@ void run_linear(T* KILN_RESTRICT out, int64_t n, const E& e) {
         simd::store_partial(o + i, p.template packet<false, false>(i, rem), rem);
       }
     });
-    return;
-  }
+  } else
 #endif
-  parallel_for(n, kParallelGrain, 64, [&](int64_t b, int64_t end) {
-    const auto p = plan;
-    T* KILN_RESTRICT const o = out;
-    for (int64_t i = b; i < end; ++i) o[i] = p.template eval<false>(i);
-  });
+  {
+    parallel_for(n, kParallelGrain, 64, [&](int64_t b, int64_t end) {
+      const auto p = plan;
+      T* KILN_RESTRICT const o = out;
+      for (int64_t i = b; i < end; ++i) o[i] = p.template eval<false>(i);
+    });
+  }
 }
 
 /// The general path: any output strides, broadcast or strided operands. Iterates rows of
-/// the innermost (coalesced) dim; within a row, packets when every operand moves by 0
-/// or 1 element per step.
+/// the innermost (coalesced) dim. Float/double trees still evaluate in packets: leaves
+/// with stride 0 broadcast, stride 1 load, other strides gather.
 template <class T, class E>
 void run_strided(T* out, const Strides& out_strides, const Layout& l, const E& e) {
   int64_t ost[kMaxDims];
@@ -101,29 +102,34 @@ void run_strided(T* out, const Strides& out_strides, const Layout& l, const E& e
       coords[k] = row % l.extent[k];
       row /= l.extent[k];
     }
-    [[maybe_unused]] const bool packets = ost[nd - 1] == 1 && p.row_packetable();
     while (b < end) {
       p.set_row(coords);
       T* o = out;
       for (int k = 0; k + 1 < nd; ++k) o += coords[k] * ost[k];
       const int64_t j1 = std::min(inner, j0 + (end - b));
-      bool done = false;
+      const int64_t os = ost[nd - 1];
 #if KILN_SIMD
       if constexpr (root_packet_v<E>) {
-        if (packets) {
-          constexpr int L = simd::lanes_v<T>;
-          int64_t j = j0;
+        // Packets for every row: leaves gather when strided, and a strided output
+        // scatters, so only one instantiation of the tree's math exists.
+        constexpr int L = simd::lanes_v<T>;
+        int64_t j = j0;
+        if (os == 1) {
           for (; j + L <= j1; j += L) simd::storeu(o + j, p.template packet<true, true>(j, L));
-          if (j < j1) {
-            const int rem = static_cast<int>(j1 - j);
-            simd::store_partial(o + j, p.template packet<true, false>(j, rem), rem);
+        } else {
+          for (; j + L <= j1; j += L) {
+            const auto v = p.template packet<true, true>(j, L);
+            for (int k = 0; k < L; ++k) o[(j + k) * os] = v[k];
           }
-          done = true;
         }
-      }
+        if (j < j1) {
+          const int rem = static_cast<int>(j1 - j);
+          const auto v = p.template packet<true, false>(j, rem);
+          for (int k = 0; k < rem; ++k) o[(j + k) * os] = v[k];
+        }
+      } else
 #endif
-      if (!done) {
-        const int64_t os = ost[nd - 1];
+      {
         for (int64_t j = j0; j < j1; ++j) o[j * os] = p.template eval<true>(j);
       }
       b += j1 - j0;

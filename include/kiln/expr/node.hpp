@@ -87,9 +87,18 @@ struct LeafPlan {
   template <bool Row, bool Full>
   KILN_INLINE auto packet(int64_t i, int n) const {
     if constexpr (Row) {
-      if (st[nd - 1] == 0) return simd::splat<T>(row[0]);
-      if constexpr (Full) return simd::loadu(row + i);
-      else return simd::load_partial(row + i, n);
+      const int64_t s = st[nd - 1];
+      if (s == 0) return simd::splat<T>(row[0]);
+      if (s == 1) {
+        if constexpr (Full) return simd::loadu(row + i);
+        else return simd::load_partial(row + i, n);
+      }
+      // Any other stride: gather, so strided operands still get the packet math (and
+      // the same results as contiguous ones).
+      T buf[simd::lanes_v<T>] = {};
+      const int m = Full ? simd::lanes_v<T> : n;
+      for (int k = 0; k < m; ++k) buf[k] = row[(i + k) * s];
+      return simd::loadu(buf);
     } else {
       if constexpr (Full) return simd::loadu(base + i);
       else return simd::load_partial(base + i, n);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -125,6 +126,38 @@ KILN_INLINE A reduce_run(const P& p, int64_t j0, int64_t j1, RF rf) {
   return acc;
 }
 
+/// logsumexp of elements [j0, j1): the maximum, then the sum of exp(x - max) over the
+/// same (cache-resident) elements. The producer expression is evaluated twice.
+template <bool Row, bool Packets, class A, class P>
+A lse_run(const P& p, int64_t j0, int64_t j1) {
+  using T = decltype(A::m);
+  T m = -std::numeric_limits<T>::infinity();
+  int64_t j = j0;
+#if KILN_SIMD
+  constexpr int L = simd::lanes_v<T>;
+  if constexpr (Packets) {
+    auto vm = simd::splat<T>(m);
+    for (; j + L <= j1; j += L) vm = math::max(vm, p.template packet<Row, true>(j, L));
+    for (int k = 0; k < L; ++k) m = math::max(m, vm[k]);
+  }
+#endif
+  for (; j < j1; ++j) m = math::max(m, to_acc<T>(p.template eval<Row>(j)));
+  if (!(m > -std::numeric_limits<T>::infinity() && m < std::numeric_limits<T>::infinity()))
+    return A(m, T(m != m || m > 0 ? 1 : 0));  // NaN, +inf or an all -inf range
+  T sum = 0;
+  j = j0;
+#if KILN_SIMD
+  if constexpr (Packets) {
+    const auto vmax = simd::splat<T>(m);
+    auto vs = simd::splat<T>(T(0));
+    for (; j + L <= j1; j += L) vs += math::exp(p.template packet<Row, true>(j, L) - vmax);
+    for (int k = 0; k < L; ++k) sum += vs[k];
+  }
+#endif
+  for (; j < j1; ++j) sum += math::exp(to_acc<T>(p.template eval<Row>(j)) - m);
+  return A(m, sum);
+}
+
 }  // namespace detail
 
 // Note [Column reductions]
@@ -232,7 +265,13 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
     while (r0 < r1) {
       p.set_row(coords);
       const int64_t j1 = std::min(inner, j + (r1 - r0));
-      if constexpr (packet_capable) {
+      if constexpr (std::is_same_v<RF, op::LogSumExpReduce>) {
+        if constexpr (root_packet_v<E>) {
+          acc = rf(acc, packets ? detail::lse_run<true, true, A>(p, j, j1) : detail::lse_run<true, false, A>(p, j, j1));
+        } else {
+          acc = rf(acc, detail::lse_run<true, false, A>(p, j, j1));
+        }
+      } else if constexpr (packet_capable) {
         acc = rf(acc, packets ? detail::reduce_run<true, true, A>(p, j, j1, rf)
                               : detail::reduce_run<true, false, A>(p, j, j1, rf));
       } else {

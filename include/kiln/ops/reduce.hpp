@@ -234,18 +234,16 @@ auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim
   return Tensor<T, CPU>(sqrt(var(e, dims, correction, keepdim)));
 }
 
-/// log(sum(exp(e))) over `dims`, computed stably by shifting with the maximum.
+/// log(sum(exp(e))) over `dims`, stable for large inputs, in one pass over memory
+/// (Note [Deterministic reductions]; an all -inf slice gives -inf).
 template <expr::Expr E>
 auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
   detail::require_floating<E>("logsumexp");
   using T = expr::value_t<E>;
-  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "logsumexp");
-  // An all -inf (or +inf) slice must not produce inf - inf: shift by 0 there, as torch.
-  const Tensor<T, CPU> mx = amax(e, dims, /*keepdim=*/true);
-  const Tensor<T, CPU> shift = where(abs(mx) == T(std::numeric_limits<float>::infinity()), T(0), mx);
-  const Tensor<T, CPU> s = sum(exp(e - shift), dims, keepdim);
-  const Tensor<T, CPU> shift_out = keepdim ? shift : shift.reshape(detail::reduced_shape(e.shape(), mask, false));
-  return Tensor<T, CPU>(log(s) + shift_out);
+  using A = expr::op::LseAcc<opmath_t<T>>;
+  return detail::reduce<expr::op::LogSumExpReduce, A, T>(
+      e, detail::reduce_mask(dims, e.shape().size(), "logsumexp"), keepdim,
+      [](A a, int64_t) { return static_cast<T>(math::log(a.s) + a.m); });
 }
 template <expr::Expr E>
 auto logsumexp(const E& e, int64_t dim, bool keepdim = false) {

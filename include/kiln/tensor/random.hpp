@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Random factories: rand, randn, randint (and their *_like), drawn from the Philox generator.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <type_traits>
+
+#include "kiln/core/dtype.hpp"
+#include "kiln/core/error.hpp"
+#include "kiln/core/generator.hpp"
+#include "kiln/core/parallel.hpp"
+#include "kiln/core/shape.hpp"
+#include "kiln/tensor.hpp"
+
+namespace kiln {
+
+namespace detail {
+// Note [Random streams]
+// Every call draws one Philox stream (next_philox_state(): the seed and a call counter)
+// and element i takes its bits from counter block i / k, word(s) within it by i % k, where
+// k values fit one block of four 32-bit words. Threads split the range at block
+// boundaries, so the output depends on (seed, call index, i) only — never on the thread
+// count — and a CUDA kernel can reproduce it element by element.
+//   float uniform   4 per block, 24 bits each        double uniform  2 per block, 53 bits
+//   half uniform    4 per block, 11 bits (exact)     bfloat16        4 per block, 8 bits
+//   float normal    4 per block (Box-Muller on word pairs, in double)
+//   double normal   2 per block (Box-Muller on two 64-bit words)
+//   randint         4 per block when high - low <= 2^32, else 2 (64-bit words)
+// half and bfloat16 uniforms use as many bits as the type has digits, so a value is exact
+// and can never round up to 1.
+
+inline void check_random_shape(const Shape& shape, const char* op) {
+  for (int64_t e : shape)
+    KILN_CHECK(e >= 0, ShapeError, "[", op, "] negative dimension in shape ", shape);
+}
+
+// Fills p[0, n) with gen(words, out, count): `count` (<= K) values from one block.
+template <int K, class T, class Gen>
+void fill_by_blocks(T* p, int64_t n, PhiloxState st, int64_t grain_blocks, Gen gen) {
+  const int64_t blocks = (n + K - 1) / K;
+  parallel_for(blocks, grain_blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const auto w = philox_block(st, static_cast<uint64_t>(b));
+      const int64_t i = b * K;
+      gen(w, p + i, static_cast<int>(std::min<int64_t>(K, n - i)));
+    }
+  });
+}
+
+KILN_HD inline uint64_t join_words(uint32_t lo, uint32_t hi) {
+  return static_cast<uint64_t>(hi) << 32 | lo;
+}
+
+// Box-Muller on (u1, u2) with u1 in (0, 1]: two independent standard normals.
+inline void box_muller(double u1, double u2, double& z0, double& z1) {
+  const double r = std::sqrt(-2.0 * std::log(u1));
+  const double theta = 2.0 * std::numbers::pi * u2;
+  z0 = r * std::cos(theta);
+  z1 = r * std::sin(theta);
+}
+}  // namespace detail
+
+/// Uniform samples in [0, 1), like torch.rand. Reproducible under kiln::manual_seed for any
+/// thread count (see Note [Random streams]).
+template <class T = float, class D = CPU>
+Tensor<T, D> rand(const Shape& shape) {
+  static_assert(is_floating_v<T>,
+                "kiln::rand<T>: T must be a floating dtype (float, double, half, bfloat16)");
+  static_assert(std::is_same_v<D, CPU>,
+                "kiln::rand: random CUDA tensors need the CUDA backend (kiln::cuda)");
+  detail::check_random_shape(shape, "rand");
+  const PhiloxState st = detail::next_philox_state();
+  Tensor<T, D> t(shape);
+  const int64_t grain = kParallelGrain / 4;
+  if constexpr (std::is_same_v<T, double>) {
+    detail::fill_by_blocks<2>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
+      for (int k = 0; k < count; ++k)
+        out[k] = detail::u64_to_unit_double(detail::join_words(w[2 * k], w[2 * k + 1]));
+    });
+  } else {
+    // float: 24 bits; half: 11; bfloat16: 8 — each exactly representable in T.
+    constexpr int bits = std::is_same_v<T, float> ? 24 : std::is_same_v<T, half> ? 11 : 8;
+    detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
+      for (int k = 0; k < count; ++k)
+        out[k] = static_cast<T>(static_cast<float>(w[k] >> (32 - bits)) *
+                                (1.0f / static_cast<float>(1u << bits)));
+    });
+  }
+  return t;
+}
+
+/// Standard normal samples (mean 0, variance 1), like torch.randn, by Box-Muller.
+template <class T = float, class D = CPU>
+Tensor<T, D> randn(const Shape& shape) {
+  static_assert(is_floating_v<T>,
+                "kiln::randn<T>: T must be a floating dtype (float, double, half, bfloat16)");
+  static_assert(std::is_same_v<D, CPU>,
+                "kiln::randn: random CUDA tensors need the CUDA backend (kiln::cuda)");
+  detail::check_random_shape(shape, "randn");
+  const PhiloxState st = detail::next_philox_state();
+  Tensor<T, D> t(shape);
+  const int64_t grain = 4096;  // blocks: log, sqrt, sin and cos per pair cost more than a copy
+  if constexpr (std::is_same_v<T, double>) {
+    detail::fill_by_blocks<2>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
+      // u1 in (0, 1] keeps log() finite; u2 in [0, 1).
+      const double u1 = 1.0 - detail::u64_to_unit_double(detail::join_words(w[0], w[1]));
+      const double u2 = detail::u64_to_unit_double(detail::join_words(w[2], w[3]));
+      double z[2];
+      detail::box_muller(u1, u2, z[0], z[1]);
+      for (int k = 0; k < count; ++k) out[k] = z[k];
+    });
+  } else {
+    detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
+      constexpr double scale = 1.0 / 4294967296.0;
+      double z[4];
+      for (int pair = 0; pair < 2; ++pair) {
+        const double u1 = (static_cast<double>(w[2 * pair]) + 1.0) * scale;  // (0, 1]
+        const double u2 = static_cast<double>(w[2 * pair + 1]) * scale;      // [0, 1)
+        detail::box_muller(u1, u2, z[2 * pair], z[2 * pair + 1]);
+      }
+      for (int k = 0; k < count; ++k) out[k] = static_cast<T>(static_cast<float>(z[k]));
+    });
+  }
+  return t;
+}
+
+/// Integers drawn uniformly from [low, high), like torch.randint; any dtype. Throws
+/// ValueError when high <= low or when [low, high) does not fit the dtype (for floating
+/// dtypes: integers beyond 2^digits are not all representable).
+template <class T = int64_t, class D = CPU>
+Tensor<T, D> randint(int64_t low, int64_t high, const Shape& shape) {
+  static_assert(std::is_same_v<D, CPU>,
+                "kiln::randint: random CUDA tensors need the CUDA backend (kiln::cuda)");
+  KILN_CHECK(high > low, ValueError, "[randint] expects low < high, but got low=", low,
+             ", high=", high, " (shape ", shape, ")");
+  int64_t lo_limit, hi_limit;
+  if constexpr (is_floating_v<T>) {
+    constexpr int digits = std::is_same_v<T, double>  ? 53
+                           : std::is_same_v<T, float> ? 24
+                           : std::is_same_v<T, half>  ? 11
+                                                      : 8;
+    hi_limit = int64_t{1} << digits;
+    lo_limit = -hi_limit;
+  } else {
+    lo_limit = static_cast<int64_t>(std::numeric_limits<T>::lowest());
+    hi_limit = static_cast<int64_t>(std::numeric_limits<T>::max());
+  }
+  KILN_CHECK(low >= lo_limit && high - 1 <= hi_limit, ValueError, "[randint] range [", low, ", ",
+             high, ") does not fit dtype ", scalar_type_v<T>, " (values must lie in [", lo_limit,
+             ", ", hi_limit, "])");
+  detail::check_random_shape(shape, "randint");
+  const PhiloxState st = detail::next_philox_state();
+  Tensor<T, D> t(shape);
+  // Lemire's multiply-shift maps a uniform word onto [0, range); its bias, range / 2^bits,
+  // is below 2^-32 for 64-bit words and range / 2^32 for 32-bit ones.
+  const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+  const auto from = [low](uint64_t v) {
+    return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + v));
+  };
+  const int64_t grain = kParallelGrain / 4;
+  if (range <= (uint64_t{1} << 32)) {
+    detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain,
+                              [range, from](const auto& w, T* out, int count) {
+                                for (int k = 0; k < count; ++k)
+                                  out[k] = from((static_cast<uint64_t>(w[k]) * range) >> 32);
+                              });
+  } else {
+    detail::fill_by_blocks<2>(
+        t.data(), t.numel(), st, grain, [range, from](const auto& w, T* out, int count) {
+          for (int k = 0; k < count; ++k) {
+            const unsigned __int128 r = detail::join_words(w[2 * k], w[2 * k + 1]);
+            out[k] = from(static_cast<uint64_t>((r * range) >> 64));
+          }
+        });
+  }
+  return t;
+}
+/// Integers drawn uniformly from [0, high).
+template <class T = int64_t, class D = CPU>
+Tensor<T, D> randint(int64_t high, const Shape& shape) {
+  return randint<T, D>(0, high, shape);
+}
+
+/// rand, randn and randint with the shape (and dtype) of `t`.
+template <class T, class D>
+Tensor<T, D> rand_like(const Tensor<T, D>& t) {
+  return rand<T, D>(t.shape());
+}
+template <class T, class D>
+Tensor<T, D> randn_like(const Tensor<T, D>& t) {
+  return randn<T, D>(t.shape());
+}
+template <class T, class D>
+Tensor<T, D> randint_like(const Tensor<T, D>& t, int64_t low, int64_t high) {
+  return randint<T, D>(low, high, t.shape());
+}
+
+}  // namespace kiln
