@@ -191,6 +191,7 @@ class Tensor : public expr::ExprBase {
   /// Elements [start, end) of `dim` taking every `step`-th; start/end are clamped like
   /// Python slices and may be negative.
   Tensor slice(int64_t dim_, int64_t start, int64_t end, int64_t step = 1) const {
+    KILN_CHECK(dim() > 0, IndexError, "[slice] cannot be applied to a 0-d tensor");
     const int d = wrap_dim(dim_, this->dim(), "slice");
     KILN_CHECK(step > 0, ValueError, "[slice] step must be positive, got ", step);
     const int64_t n = shape_[d];
@@ -218,6 +219,7 @@ class Tensor : public expr::ExprBase {
     return r;
   }
   Tensor narrow(int64_t dim_, int64_t start, int64_t length) const {
+    KILN_CHECK(dim() > 0, IndexError, "[narrow] cannot be applied to a 0-d tensor");
     const int d = wrap_dim(dim_, this->dim(), "narrow");
     const int64_t n = shape_[d];
     if (start < 0) start += n;
@@ -307,6 +309,7 @@ class Tensor : public expr::ExprBase {
         continue;
       }
       if (want == -1) want = shape_[j];
+      KILN_CHECK(want >= 0, ShapeError, "[expand] invalid size ", want, " in ", new_shape, " (shape ", shape_, ")");
       KILN_CHECK(shape_[j] == want || shape_[j] == 1, ShapeError, "[expand] the expanded size ", want,
                  " must match the existing size ", shape_[j], " at non-singleton dimension ", i,
                  " (shape ", shape_, " to ", new_shape, ")");

@@ -54,7 +54,7 @@ namespace detail {
 template <class... Args>
 std::string str_cat(const Args&... args) {
   std::ostringstream os;
-  (os << ... << args);
+  if constexpr (sizeof...(Args) > 0) (os << ... << args);
   return os.str();
 }
 }  // namespace detail

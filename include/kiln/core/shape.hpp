@@ -102,10 +102,11 @@ inline Strides contiguous_strides(const Shape& s) {
 
 /// Whether (shape, strides) is row-major contiguous; size-1 dims may have any stride.
 inline bool is_contiguous_layout(const Shape& s, const Strides& st) {
+  for (int64_t e : s)
+    if (e == 0) return true;
   int64_t expected = 1;
   for (int i = s.size() - 1; i >= 0; --i) {
     if (s[i] == 1) continue;
-    if (s[i] == 0) return true;
     if (st[i] != expected) return false;
     expected *= s[i];
   }

@@ -56,7 +56,10 @@ Tensor<T, D> arange(double start, double end, double step = 1) {
   KILN_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), ValueError,
              "[arange] upper bound and larger bound inconsistent with step sign (start ", start, ", end ", end,
              ", step ", step, ")");
-  const auto n = static_cast<int64_t>(std::ceil((end - start) / step));
+  const double len = std::ceil((end - start) / step);
+  KILN_CHECK(len < 9.2e18, ValueError, "[arange] invalid size, possible overflow (start ", start, ", end ", end,
+             ", step ", step, ")");
+  const auto n = static_cast<int64_t>(len);
   Tensor<T, D> t(Shape{n});
   T* p = t.data();
   for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
@@ -87,8 +90,9 @@ Tensor<T, D> linspace(double start, double end, int64_t steps) {
 /// An n x m matrix with ones on the diagonal (m = n when negative).
 template <class T = float, class D = CPU>
 Tensor<T, D> eye(int64_t n, int64_t m = -1) {
-  if (m < 0) m = n;
+  if (m == -1) m = n;
   KILN_CHECK(n >= 0, ValueError, "[eye] n must be non-negative, got ", n);
+  KILN_CHECK(m >= 0, ValueError, "[eye] m must be non-negative, got ", m);
   Tensor<T, D> t = zeros<T, D>({n, m});
   for (int64_t i = 0; i < std::min(n, m); ++i) t.data()[i * m + i] = T(1);
   return t;
