@@ -479,7 +479,9 @@ void Tensor<T, D>::write(const E& e, const char* op) const {
         needs_temp = true;
     });
     if (needs_temp) {
-      const Tensor tmp(e);
+      // Not `Tensor tmp(e)`: for a bare Tensor `e` that is the copy constructor, an alias.
+      Tensor tmp(shape_);
+      tmp.write(e, op);
       write(tmp, op);
     } else if (is_contiguous() && e.leaves_contiguous(shape_)) {
       expr::run_linear(data(), numel(), e);

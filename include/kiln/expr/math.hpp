@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "kiln/core/config.hpp"
@@ -23,7 +24,15 @@ KILN_HD KILN_INLINE T lit(double v) {
     return simd::splat<scalar_of_t<T>>(static_cast<scalar_of_t<T>>(v));
   } else
 #endif
-  {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v != 0;
+  } else if constexpr (std::is_integral_v<T>) {
+    // Saturate: converting an out-of-range double (clamp's ±inf bounds) is undefined.
+    if (!(v == v)) return T(0);
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    return static_cast<T>(v);
+  } else {
     return static_cast<T>(v);
   }
 }

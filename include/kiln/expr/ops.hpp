@@ -5,6 +5,7 @@
 
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "kiln/expr/functors/binary.hpp"
 #include "kiln/expr/functors/ternary.hpp"
@@ -14,24 +15,26 @@
 namespace kiln {
 
 /// Lazy elementwise conversion to dtype U.
-template <class U, expr::Expr E>
-auto cast(const E& e) {
-  return expr::as_dtype<U>(e);
+template <class U, class E>
+  requires expr::Expr<E>
+auto cast(E&& e) {
+  return expr::as_dtype<U>(std::forward<E>(e));
 }
 
 #define KILN_UNARY_OP(name, Functor)                                                            \
   static_assert(::kiln::expr::UnaryFunctor<::kiln::expr::op::Functor>, #Functor " is incomplete"); \
-  template <::kiln::expr::Expr E>                                                               \
-  auto name(const E& e) {                                                                       \
-    return ::kiln::expr::make_unary(::kiln::expr::op::Functor{}, e);                            \
+  template <class E>                                                                            \
+    requires ::kiln::expr::Expr<E>                                                              \
+  auto name(E&& e) {                                                                            \
+    return ::kiln::expr::make_unary(::kiln::expr::op::Functor{}, std::forward<E>(e));           \
   }
 
 #define KILN_BINARY_OP(name, Functor)                                                             \
   static_assert(::kiln::expr::BinaryFunctor<::kiln::expr::op::Functor>, #Functor " is incomplete"); \
   template <class A, class B>                                                                     \
     requires(::kiln::expr::Expr<A> || ::kiln::expr::Expr<B>)                                      \
-  auto name(const A& a, const B& b) {                                                             \
-    return ::kiln::expr::make_binary(::kiln::expr::op::Functor{}, a, b);                          \
+  auto name(A&& a, B&& b) {                                                                       \
+    return ::kiln::expr::make_binary(::kiln::expr::op::Functor{}, std::forward<A>(a), std::forward<B>(b)); \
   }
 
 KILN_UNARY_OP(neg, Neg)
@@ -90,59 +93,73 @@ KILN_BINARY_OP(logical_xor, LogicalXor)
 #undef KILN_BINARY_OP
 
 // ---- ops with parameters ---------------------------------------------------------------------
-template <expr::Expr E>
-auto leaky_relu(const E& e, double negative_slope = 0.01) {
-  return expr::make_unary(expr::op::LeakyRelu{negative_slope}, e);
+template <class E>
+  requires expr::Expr<E>
+auto leaky_relu(E&& e, double negative_slope = 0.01) {
+  return expr::make_unary(expr::op::LeakyRelu{negative_slope}, std::forward<E>(e));
 }
-template <expr::Expr E>
-auto elu(const E& e, double alpha = 1.0) {
-  return expr::make_unary(expr::op::Elu{alpha}, e);
+template <class E>
+  requires expr::Expr<E>
+auto elu(E&& e, double alpha = 1.0) {
+  return expr::make_unary(expr::op::Elu{alpha}, std::forward<E>(e));
 }
-template <expr::Expr E>
-auto softplus(const E& e, double beta = 1.0, double threshold = 20.0) {
-  return expr::make_unary(expr::op::Softplus{beta, threshold}, e);
+template <class E>
+  requires expr::Expr<E>
+auto softplus(E&& e, double beta = 1.0, double threshold = 20.0) {
+  return expr::make_unary(expr::op::Softplus{beta, threshold}, std::forward<E>(e));
 }
 /// a ** b elementwise for two expressions.
-template <expr::Expr A, expr::Expr B>
-auto pow(const A& a, const B& b) {
-  return expr::make_binary(expr::op::Pow{}, a, b);
+template <class A, class B>
+  requires(expr::Expr<A> && expr::Expr<B>)
+auto pow(A&& a, B&& b) {
+  return expr::make_binary(expr::op::Pow{}, std::forward<A>(a), std::forward<B>(b));
 }
 /// x ** exponent for a number exponent (torch.pow(tensor, number)).
-template <expr::Expr E, expr::Scalar S>
-auto pow(const E& e, S exponent) {
-  return expr::make_unary(expr::op::PowScalar{static_cast<double>(exponent)}, e);
+template <class E, class S>
+  requires(expr::Expr<E> && expr::Scalar<S>)
+auto pow(E&& e, S exponent) {
+  return expr::make_unary(expr::op::PowScalar{static_cast<double>(exponent)}, std::forward<E>(e));
 }
 /// Clamps into [lo, hi]; NaN stays NaN.
-template <expr::Expr E>
-auto clamp(const E& e, double lo, double hi) {
-  return expr::make_unary(expr::op::Clamp{lo, hi}, e);
+template <class E>
+  requires expr::Expr<E>
+auto clamp(E&& e, double lo, double hi) {
+  return expr::make_unary(expr::op::Clamp{lo, hi}, std::forward<E>(e));
 }
-template <expr::Expr E>
-auto clamp_min(const E& e, double lo) {
-  return expr::make_unary(expr::op::Clamp{lo, std::numeric_limits<double>::infinity()}, e);
+template <class E>
+  requires expr::Expr<E>
+auto clamp_min(E&& e, double lo) {
+  return expr::make_unary(expr::op::Clamp{lo, std::numeric_limits<double>::infinity()}, std::forward<E>(e));
 }
-template <expr::Expr E>
-auto clamp_max(const E& e, double hi) {
-  return expr::make_unary(expr::op::Clamp{-std::numeric_limits<double>::infinity(), hi}, e);
+template <class E>
+  requires expr::Expr<E>
+auto clamp_max(E&& e, double hi) {
+  return expr::make_unary(expr::op::Clamp{-std::numeric_limits<double>::infinity(), hi}, std::forward<E>(e));
 }
 
-/// where(cond, a, b) with broadcasting; a and b may be numbers.
-template <expr::Expr C, class A, class B>
-  requires(expr::Expr<A> || expr::Expr<B>)
-auto where(const C& cond, const A& a, const B& b) {
+/// where(cond, a, b) with broadcasting; a and/or b may be numbers (then of the other
+/// operand's dtype, or float when both are numbers).
+template <class C, class A, class B>
+  requires(expr::Expr<C> && (expr::Expr<A> || expr::Scalar<A>) && (expr::Expr<B> || expr::Scalar<B>))
+auto where(C&& cond, A&& a, B&& b) {
   static_assert(std::is_same_v<expr::value_t<C>, bool>, "kiln::where: the condition must be a bool expression");
-  if constexpr (!expr::Expr<A>) {
+  using D = expr::device_t<C>;
+  if constexpr (!expr::Expr<A> && !expr::Expr<B>) {
+    return where(std::forward<C>(cond), expr::ScalarNode<float, D>(static_cast<float>(a)),
+                 expr::ScalarNode<float, D>(static_cast<float>(b)));
+  } else if constexpr (!expr::Expr<A>) {
     using T = expr::value_t<B>;
-    return where(cond, expr::ScalarNode<T, expr::device_t<B>>(static_cast<T>(a)), b);
+    return where(std::forward<C>(cond), expr::ScalarNode<T, D>(static_cast<T>(a)), std::forward<B>(b));
   } else if constexpr (!expr::Expr<B>) {
     using T = expr::value_t<A>;
-    return where(cond, a, expr::ScalarNode<T, expr::device_t<A>>(static_cast<T>(b)));
+    return where(std::forward<C>(cond), std::forward<A>(a), expr::ScalarNode<T, D>(static_cast<T>(b)));
   } else {
     expr::check_same_dtype_and_device<A, B>();
     static_assert(std::is_same_v<expr::device_t<C>, expr::device_t<A>>,
                   "kiln::where: the condition lives on another device");
     return expr::TernaryNode<expr::op::Where, expr::node_t<C>, expr::node_t<A>, expr::node_t<B>>(
-        expr::op::Where{}, cond, a, b);
+        expr::op::Where{}, expr::node_t<C>(std::forward<C>(cond)), expr::node_t<A>(std::forward<A>(a)),
+        expr::node_t<B>(std::forward<B>(b)));
   }
 }
 
@@ -151,8 +168,8 @@ auto where(const C& cond, const A& a, const B& b) {
   template <class A, class B>                                                \
     requires((expr::Expr<A> && (expr::Expr<B> || expr::Scalar<B>)) ||        \
              (expr::Scalar<A> && expr::Expr<B>))                             \
-  auto operator sym(const A& a, const B& b) {                                \
-    return expr::make_binary(expr::op::Functor{}, a, b);                     \
+  auto operator sym(A&& a, B&& b) {                                          \
+    return expr::make_binary(expr::op::Functor{}, std::forward<A>(a), std::forward<B>(b)); \
   }
 KILN_BINARY_OPERATOR(+, Add)
 KILN_BINARY_OPERATOR(-, Sub)
@@ -168,13 +185,15 @@ KILN_BINARY_OPERATOR(&&, LogicalAnd)
 KILN_BINARY_OPERATOR(||, LogicalOr)
 #undef KILN_BINARY_OPERATOR
 
-template <expr::Expr E>
-auto operator-(const E& e) {
-  return neg(e);
+template <class E>
+  requires expr::Expr<E>
+auto operator-(E&& e) {
+  return neg(std::forward<E>(e));
 }
-template <expr::Expr E>
-auto operator!(const E& e) {
-  return logical_not(e);
+template <class E>
+  requires expr::Expr<E>
+auto operator!(E&& e) {
+  return logical_not(std::forward<E>(e));
 }
 
 

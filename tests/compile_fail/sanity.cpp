@@ -1,0 +1,2 @@
+// expect: kiln-compile-fail-sanity
+static_assert(false, "kiln-compile-fail-sanity");
