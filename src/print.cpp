@@ -128,10 +128,11 @@ class Builder {
       parts.push_back(last ? elems_[next_++] : build(d + 1, indent + 1));
     }
     if (!last) {
-      const std::string sep = "," +
-                              std::string(static_cast<std::size_t>(shape_.size() - d - 1), '\n') +
-                              std::string(static_cast<std::size_t>(indent + 1), ' ');
-      return "[" + join(parts, sep) + "]";
+      // Appends rather than operator+ chains: GCC 12 warns falsely (-Wrestrict) on those.
+      std::string sep = ",";
+      sep.append(static_cast<std::size_t>(shape_.size() - d - 1), '\n');
+      sep.append(static_cast<std::size_t>(indent + 1), ' ');
+      return bracket(join(parts, sep));
     }
     // Rows wrap after as many elements (", "-separated) as fit in linewidth.
     const int64_t room = o_.linewidth - indent, elem_len = static_cast<int64_t>(width_) + 2;
@@ -144,7 +145,18 @@ class Builder {
                                         parts.begin() + static_cast<std::ptrdiff_t>(end)),
                ", "));
     }
-    return "[" + join(lines, ",\n" + std::string(static_cast<std::size_t>(indent + 1), ' ')) + "]";
+    std::string sep = ",\n";
+    sep.append(static_cast<std::size_t>(indent + 1), ' ');
+    return bracket(join(lines, sep));
+  }
+
+  static std::string bracket(const std::string& inner) {
+    std::string r;
+    r.reserve(inner.size() + 2);
+    r.push_back('[');
+    r.append(inner);
+    r.push_back(']');
+    return r;
   }
 
  private:
