@@ -218,7 +218,8 @@ inline void print_load() {
 inline void print_header(const char* program, const char* what) {
   std::printf("== %s: %s\n", program, what);
 #if KILN_SIMD
-  std::printf("   kiln SIMD: %d-byte packets (SLEEF)", kiln::simd::kBytes);
+  std::printf("   kiln SIMD: %d-byte packets (%s)", kiln::simd::kBytes,
+              KILN_LIBMVEC ? "SLEEF + libmvec for erf/tanh/sin/cos" : "SLEEF");
 #else
   std::printf("   kiln SIMD: off (scalar loops)");
 #endif

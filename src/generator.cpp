@@ -2,6 +2,8 @@
 // The default Philox generator (see include/kiln/core/generator.hpp).
 #include "kiln/core/generator.hpp"
 
+#include "kiln/core/philox.hpp"
+
 #include <mutex>
 
 namespace kiln {
@@ -31,6 +33,8 @@ uint64_t initial_seed() {
 }
 
 namespace detail {
+std::array<uint32_t, 4> philox_block(PhiloxState st, uint64_t block) { return philox_block_inline(st, block); }
+
 PhiloxState next_philox_state() {
   auto& g = default_generator();
   std::lock_guard<std::mutex> lock(g.mu);

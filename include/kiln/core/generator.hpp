@@ -4,8 +4,6 @@
 // (seed, call offset, i) — and a CUDA kernel can compute the same bits later.
 #pragma once
 
-#include <Random123/philox.h>
-
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -29,17 +27,10 @@ namespace detail {
 /// Reserves one stream of the default generator for one op (thread-safe).
 PhiloxState next_philox_state();
 
-/// Four 32-bit random words for counter block `block` of the stream `st`.
-KILN_HD inline std::array<uint32_t, 4> philox_block(PhiloxState st, uint64_t block) {
-  r123::Philox4x32 rng;
-  r123::Philox4x32::ctr_type ctr = {{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                                     static_cast<uint32_t>(st.offset),
-                                     static_cast<uint32_t>(st.offset >> 32)}};
-  r123::Philox4x32::key_type key = {{static_cast<uint32_t>(st.seed),
-                                     static_cast<uint32_t>(st.seed >> 32)}};
-  auto r = rng(ctr, key);
-  return {r[0], r[1], r[2], r[3]};
-}
+/// Four 32-bit random words for counter block `block` of the stream `st`. Defined in
+/// src/ so that users' files do not parse Random123 (about 100k lines); device code
+/// includes kiln/core/philox.hpp for the inline version.
+std::array<uint32_t, 4> philox_block(PhiloxState st, uint64_t block);
 
 /// Uniform in [0, 1) with 24 random bits (float) or 53 (double).
 KILN_HD inline float u32_to_unit_float(uint32_t x) { return (x >> 8) * (1.0f / 16777216.0f); }

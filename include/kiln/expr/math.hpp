@@ -96,20 +96,26 @@ inline constexpr bool is_reduced_float_v = std::is_same_v<T, half> || std::is_sa
 #define KILN_SLEEF_F(fn, acc) Sleef_##fn##f4##acc
 #define KILN_SLEEF_D(fn, acc) Sleef_##fn##d2##acc
 #endif
-#define KILN_MATH_PACKET_UNARY(name, sleef, acc)                                     \
-  KILN_INLINE simd::vf name(simd::vf x) {                                           \
-    return (simd::vf)KILN_SLEEF_F(sleef, acc)((simd::NativeF)x);                    \
-  }                                                                                 \
-  KILN_INLINE simd::vd name(simd::vd x) {                                           \
-    return (simd::vd)KILN_SLEEF_D(sleef, acc)((simd::NativeD)x);                    \
-  }
-#define KILN_MATH_PACKET_BINARY(name, sleef, acc)                                    \
-  KILN_INLINE simd::vf name(simd::vf x, simd::vf y) {                               \
-    return (simd::vf)KILN_SLEEF_F(sleef, acc)((simd::NativeF)x, (simd::NativeF)y);  \
-  }                                                                                 \
-  KILN_INLINE simd::vd name(simd::vd x, simd::vd y) {                               \
-    return (simd::vd)KILN_SLEEF_D(sleef, acc)((simd::NativeD)x, (simd::NativeD)y);  \
-  }
+#define KILN_STR2(x) #x
+#define KILN_STR(x) KILN_STR2(x)
+// The vector functions are declared under kiln-private names bound to the library
+// symbols (asm labels), taking kiln's packet types, which have the same registers and
+// calling convention as __m512 & co. So sleef.h/immintrin.h are never parsed, and a
+// user file that includes them too sees no conflicting declaration.
+#define KILN_MATH_PACKET_UNARY(name, sleef, acc)                                        \
+  simd::vf kiln_vm_##name##_f(simd::vf) noexcept              \
+      __asm__(KILN_STR(KILN_SLEEF_F(sleef, acc))) __attribute__((const));                                   \
+  simd::vd kiln_vm_##name##_d(simd::vd) noexcept              \
+      __asm__(KILN_STR(KILN_SLEEF_D(sleef, acc))) __attribute__((const));                                   \
+  KILN_INLINE simd::vf name(simd::vf x) { return kiln_vm_##name##_f(x); }            \
+  KILN_INLINE simd::vd name(simd::vd x) { return kiln_vm_##name##_d(x); }
+#define KILN_MATH_PACKET_BINARY(name, sleef, acc)                                       \
+  simd::vf kiln_vm_##name##_f(simd::vf, simd::vf) noexcept    \
+      __asm__(KILN_STR(KILN_SLEEF_F(sleef, acc))) __attribute__((const));                                   \
+  simd::vd kiln_vm_##name##_d(simd::vd, simd::vd) noexcept    \
+      __asm__(KILN_STR(KILN_SLEEF_D(sleef, acc))) __attribute__((const));                                   \
+  KILN_INLINE simd::vf name(simd::vf x, simd::vf y) { return kiln_vm_##name##_f(x, y); } \
+  KILN_INLINE simd::vd name(simd::vd x, simd::vd y) { return kiln_vm_##name##_d(x, y); }
 #else
 #define KILN_MATH_PACKET_UNARY(name, sleef, acc)
 #define KILN_MATH_PACKET_BINARY(name, sleef, acc)
@@ -137,11 +143,13 @@ inline constexpr bool is_reduced_float_v = std::is_same_v<T, half> || std::is_sa
 #define KILN_MVEC_F(fn) _ZGVbN4v_##fn##f
 #define KILN_MVEC_D(fn) _ZGVbN2v_##fn
 #endif
-#define KILN_MATH_PACKET_UNARY_MVEC(name)                                                           \
-  extern "C" simd::NativeF KILN_MVEC_F(name)(simd::NativeF);                                     \
-  extern "C" simd::NativeD KILN_MVEC_D(name)(simd::NativeD);                                     \
-  KILN_INLINE simd::vf name(simd::vf x) { return (simd::vf)KILN_MVEC_F(name)((simd::NativeF)x); } \
-  KILN_INLINE simd::vd name(simd::vd x) { return (simd::vd)KILN_MVEC_D(name)((simd::NativeD)x); }
+#define KILN_MATH_PACKET_UNARY_MVEC(name)                                               \
+  simd::vf kiln_vm_##name##_f(simd::vf) noexcept              \
+      __asm__(KILN_STR(KILN_MVEC_F(name))) __attribute__((const));                                          \
+  simd::vd kiln_vm_##name##_d(simd::vd) noexcept              \
+      __asm__(KILN_STR(KILN_MVEC_D(name))) __attribute__((const));                                          \
+  KILN_INLINE simd::vf name(simd::vf x) { return kiln_vm_##name##_f(x); }            \
+  KILN_INLINE simd::vd name(simd::vd x) { return kiln_vm_##name##_d(x); }
 #else
 #define KILN_LIBMVEC 0
 #define KILN_MATH_PACKET_UNARY_MVEC(name) KILN_MATH_PACKET_UNARY(name, name, _u10)

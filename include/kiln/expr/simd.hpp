@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // SIMD packets for the CPU evaluator: GCC/Clang vector extensions for arithmetic,
-// SLEEF for transcendental functions. The width follows the target flags of the
+// SLEEF/libmvec for transcendental functions (declared in math.hpp without their
+// headers, which would add ~50k lines of intrinsics to every user file). The width follows the target flags of the
 // translation unit (AVX-512: 64 bytes, AVX: 32, otherwise 16).
 #pragma once
 
 #include "kiln/core/config.hpp"
 
 #if KILN_SIMD
-#include <sleef.h>
-
 #include <cstring>
 #include <type_traits>
 
@@ -16,20 +15,12 @@ namespace kiln::simd {
 
 #if defined(__AVX512F__)
 inline constexpr int kBytes = 64;
-using NativeF = __m512;
-using NativeD = __m512d;
 #elif defined(__AVX__)
 inline constexpr int kBytes = 32;
-using NativeF = __m256;
-using NativeD = __m256d;
 #elif defined(__SSE2__)
 inline constexpr int kBytes = 16;
-using NativeF = __m128;
-using NativeD = __m128d;
 #elif defined(__aarch64__)
 inline constexpr int kBytes = 16;
-using NativeF = float32x4_t;
-using NativeD = float64x2_t;
 #endif
 
 typedef float vf __attribute__((vector_size(kBytes)));
