@@ -15,56 +15,17 @@
 #include <vector>
 
 #include "kiln/kiln.hpp"
+#include "unary_check.hpp"
 
 namespace {
 
 using kiln::bfloat16;
 using kiln::half;
-using TF = kiln::Tensor<float>;
+using namespace kiln_test;
 
 constexpr double kSqrt1_2 = 0.70710678118654752440;
 
-// Allowed error, in units of the dtype's epsilon: |got - ref| <= eps * (rel * |ref| + abs)
-// (plus rel subnormal steps where the result underflows); {0, 0} means bit-exact.
-struct Tol {
-  double rel = 0, abs = 0;
-};
-
 double ref_relu(double x) { return std::isnan(x) ? x : (x < 0 ? 0.0 : x); }
-
-template <class T>
-std::vector<T> random_values(double lo, double hi, int n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> u(lo, hi);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  for (auto& x : v) x = static_cast<T>(u(gen));
-  return v;
-}
-
-// Compares one result with the double reference; on mismatch returns a description.
-template <class T>
-std::string mismatch(T got, double x, double ref, Tol tol, bool zero_sign) {
-  const double g = static_cast<double>(got);
-  const double eps = std::numeric_limits<T>::epsilon();
-  const double ref_t = static_cast<double>(static_cast<T>(ref));  // the reference in T's range
-  bool ok;
-  if (std::isnan(ref))
-    ok = std::isnan(g);
-  else if (std::isinf(ref_t))
-    ok = g == ref_t;
-  else if (tol.rel == 0 && tol.abs == 0)
-    ok = g == ref_t;
-  else
-    ok = std::fabs(g - ref) <= eps * (tol.rel * std::fabs(ref) + tol.abs) +
-                                   tol.rel * std::numeric_limits<T>::denorm_min();  // underflow
-  if (ok && zero_sign && ref == 0 && g == 0) ok = std::signbit(g) == std::signbit(ref);
-  if (ok) return {};
-  std::ostringstream os;
-  os.precision(17);
-  os << "x = " << x << ": got " << g << ", expected " << ref;
-  return os.str();
-}
-
 
 // x wrapped into T (two's complement), the reference for integer overflow.
 template <class T>
