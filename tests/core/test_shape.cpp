@@ -9,6 +9,8 @@
 
 #include "kiln/core/shape.hpp"
 
+#include "support/throws.hpp"
+
 using Catch::Matchers::Contains;
 using kiln::Dims;
 using kiln::Shape;
@@ -16,18 +18,7 @@ using kiln::Strides;
 
 namespace {
 
-template <class E, class F>
-std::string thrown_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("threw an exception of the wrong type: " << e.what());
-  }
-  FAIL("threw nothing");
-  return {};
-}
+using kiln_test::thrown_message;
 
 }  // namespace
 

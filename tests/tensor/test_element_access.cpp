@@ -7,24 +7,15 @@
 
 #include "kiln/kiln.hpp"
 
+#include "support/throws.hpp"
+
 using Catch::Matchers::Contains;
 using kiln::Shape;
 using kiln::Tensor;
 
 namespace {
 
-template <class E, class F>
-std::string thrown_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("threw an exception of the wrong type: " << e.what());
-  }
-  FAIL("threw nothing");
-  return {};
-}
+using kiln_test::thrown_message;
 
 Tensor<int64_t> iota(const Shape& shape) {
   Tensor<int64_t> t(shape);

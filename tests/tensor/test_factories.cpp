@@ -9,24 +9,15 @@
 
 #include "kiln/kiln.hpp"
 
+#include "support/throws.hpp"
+
 using Catch::Matchers::Contains;
 using kiln::Shape;
 
 namespace {
 
 // The message of the exception of type E that f() throws; fails the test otherwise.
-template <class E, class F>
-std::string thrown_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("threw an exception of the wrong type: " << e.what());
-  }
-  FAIL("threw nothing");
-  return {};
-}
+using kiln_test::thrown_message;
 
 // Every element of a tensor of any rank, in row-major order, via at().
 template <class T>

@@ -12,6 +12,8 @@
 
 #include "kiln/kiln.hpp"
 
+#include "support/throws.hpp"
+
 using Catch::Matchers::Contains;
 using kiln::Shape;
 using kiln::Strides;
@@ -19,18 +21,7 @@ using kiln::Tensor;
 
 namespace {
 
-template <class E, class F>
-std::string thrown_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("threw an exception of the wrong type: " << e.what());
-  }
-  FAIL("threw nothing");
-  return {};
-}
+using kiln_test::thrown_message;
 
 // 0, 1, 2, ... laid out contiguously in `shape`.
 Tensor<float> iota(const Shape& shape) {
