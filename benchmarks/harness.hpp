@@ -4,6 +4,8 @@
 // warm-up, and reported as median / min / max with aligned tables and PASS/MISS lines.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,8 +18,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -69,8 +69,8 @@ class Suite {
   struct Variant {
     std::string name;
     std::function<void()> fn;
-    double bytes = 0;     // bytes moved per call (STREAM convention), 0 if not a bandwidth figure
-    int64_t calls = 1;    // calls per timed sample
+    double bytes = 0;   // bytes moved per call (STREAM convention), 0 if not a bandwidth figure
+    int64_t calls = 1;  // calls per timed sample
     std::vector<double> samples;
     Stats stats;
   };
@@ -107,7 +107,9 @@ class Suite {
     return summarize(r).median;
   }
   /// GB/s of `a` as a fraction of GB/s of `b`, from paired_ratio.
-  double paired_bandwidth_fraction(int a, int b) const { return paired_ratio(b, a) * bytes(a) / bytes(b); }
+  double paired_bandwidth_fraction(int a, int b) const {
+    return paired_ratio(b, a) * bytes(a) / bytes(b);
+  }
   double median(int id) const { return stats(id).median; }
   /// GB/s (1e9 bytes) at the median time.
   double gbps(int id) const {
@@ -121,16 +123,18 @@ class Suite {
     const double scale = std::string(unit) == "ns" ? 1e9 : std::string(unit) == "us" ? 1e6 : 1e3;
     std::size_t w = 8;
     for (const Variant& v : variants_) w = std::max(w, v.name.size());
-    std::printf("\n%s  (%d warm-up + %d timed rounds, interleaved)\n", title_.c_str(), warmup_, reps_);
-    std::printf("  %-*s %11s %11s %11s %9s %10s\n", static_cast<int>(w), "variant", (std::string("median ") + unit).c_str(),
-                "min", "max", "GB/s", base >= 0 ? "x base" : "");
+    std::printf("\n%s  (%d warm-up + %d timed rounds, interleaved)\n", title_.c_str(), warmup_,
+                reps_);
+    std::printf("  %-*s %11s %11s %11s %9s %10s\n", static_cast<int>(w), "variant",
+                (std::string("median ") + unit).c_str(), "min", "max", "GB/s",
+                base >= 0 ? "x base" : "");
     for (std::size_t i = 0; i < variants_.size(); ++i) {
       const Variant& v = variants_[i];
       char gb[32] = "-", rel[32] = "";
       if (v.bytes > 0) std::snprintf(gb, sizeof gb, "%.1f", gbps(static_cast<int>(i)));
       if (base >= 0) std::snprintf(rel, sizeof rel, "%.2f", v.stats.median / median(base));
-      std::printf("  %-*s %11.3f %11.3f %11.3f %9s %10s\n", static_cast<int>(w), v.name.c_str(), v.stats.median * scale,
-                  v.stats.min * scale, v.stats.max * scale, gb, rel);
+      std::printf("  %-*s %11.3f %11.3f %11.3f %9s %10s\n", static_cast<int>(w), v.name.c_str(),
+                  v.stats.median * scale, v.stats.min * scale, v.stats.max * scale, gb, rel);
     }
   }
 
@@ -144,18 +148,21 @@ class Suite {
 class Verdicts {
  public:
   /// A target "value <op> limit" where op is "<=" or ">=".
-  void target(const std::string& what, double value, const char* op, double limit, const char* fmt = "%.2f") {
+  void target(const std::string& what, double value, const char* op, double limit,
+              const char* fmt = "%.2f") {
     const bool ok = std::string(op) == "<=" ? value <= limit : value >= limit;
     char v[64], l[64];
     std::snprintf(v, sizeof v, fmt, value);
     std::snprintf(l, sizeof l, fmt, limit);
-    std::printf("  %-4s %-58s %10s  (target %s %s)\n", ok ? "PASS" : "MISS", what.c_str(), v, op, l);
+    std::printf("  %-4s %-58s %10s  (target %s %s)\n", ok ? "PASS" : "MISS", what.c_str(), v, op,
+                l);
     ok ? ++pass_ : ++miss_;
   }
   /// Validation of a result: max error against a reference and its tolerance.
   bool check(const std::string& what, double err, double tol) {
     const bool ok = err <= tol && !std::isnan(err);
-    std::printf("  check %-52s max err %.3g (tol %.3g)  %s\n", what.c_str(), err, tol, ok ? "ok" : "WRONG");
+    std::printf("  check %-52s max err %.3g (tol %.3g)  %s\n", what.c_str(), err, tol,
+                ok ? "ok" : "WRONG");
     if (!ok) ++wrong_;
     return ok;
   }
@@ -198,8 +205,9 @@ inline std::string working_set(double bytes) {
   char buf[200];
   const long l3 = l3_sizes().largest();
   std::snprintf(buf, sizeof buf, "working set %.0f MiB%s", bytes / (1 << 20),
-                l3 > 0 && bytes <= static_cast<double>(l3) ? " (not above the L3 size: may be partly cache-resident)"
-                                                           : "");
+                l3 > 0 && bytes <= static_cast<double>(l3)
+                    ? " (not above the L3 size: may be partly cache-resident)"
+                    : "");
   return buf;
 }
 
@@ -211,7 +219,9 @@ inline void print_load() {
   if (!(f >> load)) return;
   const unsigned ncpu = std::thread::hardware_concurrency();
   std::printf("   load average %.2f on %u CPUs%s\n", load, ncpu,
-              load > 0.5 * ncpu ? ": other jobs are running, absolute figures are depressed; compare ratios" : "");
+              load > 0.5 * ncpu
+                  ? ": other jobs are running, absolute figures are depressed; compare ratios"
+                  : "");
 }
 
 /// Prints what every figure depends on: SIMD width, threads, build mode, FP environment.
@@ -238,12 +248,14 @@ inline void print_header(const char* program, const char* what) {
   // process and would silently change kiln's results; the reference loops are compiled
   // with -ffast-math but must not be linked with it.
   const unsigned csr = _mm_getcsr();
-  std::printf("   MXCSR flush-to-zero %s, denormals-are-zero %s\n", (csr & 0x8000) ? "ON (!)" : "off",
-              (csr & 0x0040) ? "ON (!)" : "off");
+  std::printf("   MXCSR flush-to-zero %s, denormals-are-zero %s\n",
+              (csr & 0x8000) ? "ON (!)" : "off", (csr & 0x0040) ? "ON (!)" : "off");
 #endif
-  if (const char* e = std::getenv("OMP_NUM_THREADS")) std::printf("   OMP_NUM_THREADS=%s (overridden per section)\n", e);
+  if (const char* e = std::getenv("OMP_NUM_THREADS"))
+    std::printf("   OMP_NUM_THREADS=%s (overridden per section)\n", e);
   const L3Sizes l3 = l3_sizes();
-  std::printf("   L3 cache: %.0f MiB per sysfs, %.0f MiB per sysconf\n", static_cast<double>(l3.sysfs) / (1 << 20),
+  std::printf("   L3 cache: %.0f MiB per sysfs, %.0f MiB per sysconf\n",
+              static_cast<double>(l3.sysfs) / (1 << 20),
               static_cast<double>(l3.sysconf) / (1 << 20));
   print_load();
 }
@@ -262,7 +274,8 @@ inline void set_threads(int n) {
 inline void fill_uniform(float* p, int64_t n, uint64_t seed, float lo, float hi) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    uint64_t z = (static_cast<uint64_t>(i) + 1) * 0x9E3779B97F4A7C15ull ^ (seed * 0xD1B54A32D192ED03ull);
+    uint64_t z =
+        (static_cast<uint64_t>(i) + 1) * 0x9E3779B97F4A7C15ull ^ (seed * 0xD1B54A32D192ED03ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;

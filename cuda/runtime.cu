@@ -17,7 +17,8 @@ namespace kiln::cuda {
 namespace {
 
 void check(cudaError_t err, const char* what) {
-  KILN_CHECK(err == cudaSuccess, DeviceError, "[cuda] ", what, " failed: ", cudaGetErrorString(err));
+  KILN_CHECK(err == cudaSuccess, DeviceError, "[cuda] ", what,
+             " failed: ", cudaGetErrorString(err));
 }
 
 // The plans are exactly those the CPU executor uses (Note [Expressions and plans]).
@@ -63,17 +64,25 @@ double run_case(const std::vector<T>& x, MakePlan make_plan) {
 template <class T>
 double run_all(long n) {
   std::vector<T> x(static_cast<std::size_t>(n));
-  for (long i = 0; i < n; ++i) x[i] = static_cast<T>(-4.0f + 8.0f * static_cast<float>(i) / static_cast<float>(n));
+  for (long i = 0; i < n; ++i)
+    x[i] = static_cast<T>(-4.0f + 8.0f * static_cast<float>(i) / static_cast<float>(n));
   double err = 0;
-  err = std::max(err, run_case(x, [](const T* p) { return expr::UnaryPlan<expr::op::Sin, T, expr::LeafPlan<T>>{{}, leaf(p)}; }));
-  err = std::max(err, run_case(x, [](const T* p) { return expr::UnaryPlan<expr::op::Gelu, T, expr::LeafPlan<T>>{{}, leaf(p)}; }));
-  err = std::max(err, run_case(x, [](const T* p) { return expr::UnaryPlan<expr::op::Sigmoid, T, expr::LeafPlan<T>>{{}, leaf(p)}; }));
   err = std::max(err, run_case(x, [](const T* p) {
-    using Cond = expr::BinaryPlan<expr::op::Gt, bool, expr::LeafPlan<T>, expr::ScalarPlan<T>>;
-    using Neg = expr::BinaryPlan<expr::op::Mul, T, expr::LeafPlan<T>, expr::ScalarPlan<T>>;
-    return expr::TernaryPlan<expr::op::Where, T, Cond, expr::LeafPlan<T>, Neg>{
-        {}, Cond{{}, leaf(p), {T(0)}}, leaf(p), Neg{{}, leaf(p), {T(0.1f)}}};
-  }));
+                   return expr::UnaryPlan<expr::op::Sin, T, expr::LeafPlan<T>>{{}, leaf(p)};
+                 }));
+  err = std::max(err, run_case(x, [](const T* p) {
+                   return expr::UnaryPlan<expr::op::Gelu, T, expr::LeafPlan<T>>{{}, leaf(p)};
+                 }));
+  err = std::max(err, run_case(x, [](const T* p) {
+                   return expr::UnaryPlan<expr::op::Sigmoid, T, expr::LeafPlan<T>>{{}, leaf(p)};
+                 }));
+  err = std::max(
+      err, run_case(x, [](const T* p) {
+        using Cond = expr::BinaryPlan<expr::op::Gt, bool, expr::LeafPlan<T>, expr::ScalarPlan<T>>;
+        using Neg = expr::BinaryPlan<expr::op::Mul, T, expr::LeafPlan<T>, expr::ScalarPlan<T>>;
+        return expr::TernaryPlan<expr::op::Where, T, Cond, expr::LeafPlan<T>, Neg>{
+            {}, Cond{{}, leaf(p), {T(0)}}, leaf(p), Neg{{}, leaf(p), {T(0.1f)}}};
+      }));
   return err;
 }
 

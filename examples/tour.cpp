@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // A short tour of the kiln tensor API. Run it with `scripts/demo`.
-#include <kiln/kiln.hpp>
-
 #include <iostream>
+#include <kiln/kiln.hpp>
 
 int main() {
   kiln::manual_seed(0);
@@ -28,10 +27,11 @@ int main() {
   kiln::Tensor<float> y = e;             // evaluated here, in one loop
   std::cout << "x = " << x << "\ny = x*x + 1 - sin(x) = " << y << "\n";
   std::cout << "gelu(x) = " << kiln::Tensor<float>(kiln::gelu(x)) << "\n";
-  std::cout << "where(x > 0, x, 0.1 * x) = " << kiln::Tensor<float>(kiln::where(x > 0.0f, x, 0.1f * x)) << "\n";
+  std::cout << "where(x > 0, x, 0.1 * x) = "
+            << kiln::Tensor<float>(kiln::where(x > 0.0f, x, 0.1f * x)) << "\n";
 
   std::cout << "\n== Broadcasting ==\n";
-  auto col = kiln::tensor<float>({{1}, {2}});  // [2, 1]
+  auto col = kiln::tensor<float>({{1}, {2}});    // [2, 1]
   auto row = kiln::tensor<float>({10, 20, 30});  // [3]
   std::cout << "col + row = " << kiln::Tensor<float>(col + row) << "\n";
 

@@ -2,9 +2,9 @@
 // The default Philox generator (see include/kiln/core/generator.hpp).
 #include "kiln/core/generator.hpp"
 
-#include "kiln/core/philox.hpp"
-
 #include <mutex>
+
+#include "kiln/core/philox.hpp"
 
 namespace kiln {
 namespace {
@@ -33,7 +33,9 @@ uint64_t initial_seed() {
 }
 
 namespace detail {
-std::array<uint32_t, 4> philox_block(PhiloxState st, uint64_t block) { return philox_block_inline(st, block); }
+std::array<uint32_t, 4> philox_block(PhiloxState st, uint64_t block) {
+  return philox_block_inline(st, block);
+}
 
 PhiloxState next_philox_state() {
   auto& g = default_generator();

@@ -6,7 +6,8 @@
 
 namespace kiln::detail {
 
-std::optional<Strides> view_strides(const Shape& shape_in, const Strides& strides_in, const Shape& new_shape) {
+std::optional<Strides> view_strides(const Shape& shape_in, const Strides& strides_in,
+                                    const Shape& new_shape) {
   // A 0-d tensor behaves as [1] with stride 1.
   const Shape shape = shape_in.empty() ? Shape{1} : shape_in;
   const Strides strides = strides_in.empty() ? Strides{1} : strides_in;
@@ -45,10 +46,12 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const S
   int64_t known = 1;
   for (int i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      KILN_CHECK(infer < 0, ShapeError, "[", op, "] only one dimension can be inferred (-1) in ", requested);
+      KILN_CHECK(infer < 0, ShapeError, "[", op, "] only one dimension can be inferred (-1) in ",
+                 requested);
       infer = i;
     } else {
-      KILN_CHECK(s[i] >= 0, ShapeError, "[", op, "] invalid shape dimension ", s[i], " in ", requested);
+      KILN_CHECK(s[i] >= 0, ShapeError, "[", op, "] invalid shape dimension ", s[i], " in ",
+                 requested);
       known *= s[i];
     }
   }
@@ -57,14 +60,14 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const S
                " is invalid for input of size ", numel, " (shape ", from, ")");
     s[infer] = numel / known;
   }
-  KILN_CHECK(numel_of(s) == numel, ShapeError, "[", op, "] shape ", requested, " is invalid for input of size ",
-             numel, " (shape ", from, ")");
+  KILN_CHECK(numel_of(s) == numel, ShapeError, "[", op, "] shape ", requested,
+             " is invalid for input of size ", numel, " (shape ", from, ")");
   return s;
 }
 
 namespace {
-void byte_range(int64_t offset, const Shape& shape, const Strides& strides, std::size_t elem, int64_t& lo,
-                int64_t& hi) {
+void byte_range(int64_t offset, const Shape& shape, const Strides& strides, std::size_t elem,
+                int64_t& lo, int64_t& hi) {
   lo = hi = offset;
   for (int d = 0; d < shape.size(); ++d) {
     const int64_t span = (shape[d] - 1) * strides[d];
@@ -75,8 +78,9 @@ void byte_range(int64_t offset, const Shape& shape, const Strides& strides, std:
 }
 }  // namespace
 
-bool may_overlap(int64_t a_offset, const Shape& a_shape, const Strides& a_strides, std::size_t a_elem,
-                 int64_t b_offset, const Shape& b_shape, const Strides& b_strides, std::size_t b_elem) {
+bool may_overlap(int64_t a_offset, const Shape& a_shape, const Strides& a_strides,
+                 std::size_t a_elem, int64_t b_offset, const Shape& b_shape,
+                 const Strides& b_strides, std::size_t b_elem) {
   int64_t alo, ahi, blo, bhi;
   byte_range(a_offset, a_shape, a_strides, a_elem, alo, ahi);
   byte_range(b_offset, b_shape, b_strides, b_elem, blo, bhi);

@@ -29,14 +29,16 @@ class Tensor;
 namespace detail {
 /// Strides for viewing (shape, strides) as `new_shape` without a copy, if possible
 /// (PyTorch's computeStride).
-std::optional<Strides> view_strides(const Shape& shape, const Strides& strides, const Shape& new_shape);
+std::optional<Strides> view_strides(const Shape& shape, const Strides& strides,
+                                    const Shape& new_shape);
 /// Resolves one -1 in a requested shape and checks the element count.
 Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const Shape& from);
 /// Whether writing through `out` could race with reading `in` (both views of one buffer).
 /// Whether the byte ranges spanned by two views of one buffer intersect (offsets and
 /// strides in elements of the given sizes).
-bool may_overlap(int64_t a_offset, const Shape& a_shape, const Strides& a_strides, std::size_t a_elem,
-                 int64_t b_offset, const Shape& b_shape, const Strides& b_strides, std::size_t b_elem);
+bool may_overlap(int64_t a_offset, const Shape& a_shape, const Strides& a_strides,
+                 std::size_t a_elem, int64_t b_offset, const Shape& b_shape,
+                 const Strides& b_strides, std::size_t b_elem);
 }  // namespace detail
 
 template <class T, class D>
@@ -62,14 +64,14 @@ class Tensor : public expr::ExprBase {
   /// A view of `storage` (no copy). Checks that the view stays inside the buffer.
   Tensor(Storage<D> storage, int64_t offset, const Shape& shape, const Strides& strides)
       : storage_(std::move(storage)), offset_(offset), shape_(shape), strides_(strides) {
-    KILN_CHECK(shape.size() == strides.size(), ShapeError, "[Tensor] shape ", shape, " and strides ",
-               strides, " have different ranks");
+    KILN_CHECK(shape.size() == strides.size(), ShapeError, "[Tensor] shape ", shape,
+               " and strides ", strides, " have different ranks");
     check_in_bounds("Tensor");
   }
   /// Evaluates an expression into a new tensor, in one pass.
   template <expr::Expr E>
-    requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>)
-  Tensor(const E& e) : Tensor(e.shape()) {  // NOLINT: implicit like torch's eager results
+  requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>) Tensor(const E& e)
+      : Tensor(e.shape()) {  // NOLINT: implicit like torch's eager results
     static_assert(std::is_same_v<expr::value_t<E>, T>,
                   "kiln: the expression's dtype differs from the tensor's; cast explicitly with "
                   "kiln::cast<T>(expr) or tensor.to<T>()");
@@ -87,8 +89,7 @@ class Tensor : public expr::ExprBase {
   /// the only owner of contiguous storage of the right shape, the result is written
   /// straight into it — no allocation. Other handles never observe the difference.
   template <expr::Expr E>
-    requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>)
-  Tensor& operator=(const E& e) {
+  requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>) Tensor& operator=(const E& e) {
     static_assert(std::is_same_v<expr::value_t<E>, T>,
                   "kiln: the expression's dtype differs from the tensor's; cast explicitly with "
                   "kiln::cast<T>(expr) or tensor.to<T>()");
@@ -125,14 +126,13 @@ class Tensor : public expr::ExprBase {
   /// The value of a one-element tensor.
   T item() const {
     cpu_only("item");
-    KILN_CHECK(numel() == 1, ValueError, "[item] a Tensor with ", numel(), " elements (shape ", shape_,
-               ") cannot be converted to a scalar");
+    KILN_CHECK(numel() == 1, ValueError, "[item] a Tensor with ", numel(), " elements (shape ",
+               shape_, ") cannot be converted to a scalar");
     return *data();
   }
   /// Reference to one element; every index is checked (negative indices count from the end).
   template <class... I>
-    requires(std::is_integral_v<I> && ...)
-  T& operator()(I... idx) const {
+  requires(std::is_integral_v<I>&&...) T& operator()(I... idx) const {
     const int64_t v[] = {static_cast<int64_t>(idx)..., 0};
     return at(std::span<const int64_t>(v, sizeof...(I)));
   }
@@ -144,13 +144,16 @@ class Tensor : public expr::ExprBase {
     for (int d = 0; d < dim(); ++d) {
       int64_t i = idx[d];
       KILN_CHECK(i >= -shape_[d] && i < shape_[d], IndexError, "[at] index ", i,
-                 " is out of bounds for dimension ", d, " with size ", shape_[d], " (shape ", shape_, ")");
+                 " is out of bounds for dimension ", d, " with size ", shape_[d], " (shape ",
+                 shape_, ")");
       if (i < 0) i += shape_[d];
       off += i * strides_[d];
     }
     return static_cast<T*>(storage_.data())[off];
   }
-  T& at(std::initializer_list<int64_t> idx) const { return at(std::span<const int64_t>(idx.begin(), idx.size())); }
+  T& at(std::initializer_list<int64_t> idx) const {
+    return at(std::span<const int64_t>(idx.begin(), idx.size()));
+  }
 
   // ---- writes ----------------------------------------------------------------------------
   /// Writes `e` (broadcast to this shape) through this view, like torch's copy_.
@@ -210,7 +213,8 @@ class Tensor : public expr::ExprBase {
     const int d = wrap_dim(dim_, this->dim(), "select");
     KILN_CHECK(dim() > 0, IndexError, "[select] cannot select from a 0-d tensor");
     KILN_CHECK(index >= -shape_[d] && index < shape_[d], IndexError, "[select] index ", index,
-               " is out of range for dimension ", d, " with size ", shape_[d], " (shape ", shape_, ")");
+               " is out of range for dimension ", d, " with size ", shape_[d], " (shape ", shape_,
+               ")");
     if (index < 0) index += shape_[d];
     Tensor r = *this;
     r.offset_ += index * strides_[d];
@@ -223,8 +227,9 @@ class Tensor : public expr::ExprBase {
     const int d = wrap_dim(dim_, this->dim(), "narrow");
     const int64_t n = shape_[d];
     if (start < 0) start += n;
-    KILN_CHECK(start >= 0 && length >= 0 && start + length <= n, IndexError, "[narrow] start ", start,
-               " + length ", length, " exceeds dimension ", d, " of size ", n, " (shape ", shape_, ")");
+    KILN_CHECK(start >= 0 && length >= 0 && start + length <= n, IndexError, "[narrow] start ",
+               start, " + length ", length, " exceeds dimension ", d, " of size ", n, " (shape ",
+               shape_, ")");
     return slice(d, start, start + length);
   }
   Tensor transpose(int64_t d0, int64_t d1) const {
@@ -237,12 +242,14 @@ class Tensor : public expr::ExprBase {
   }
   /// Transpose of a tensor of rank <= 2.
   Tensor t() const {
-    KILN_CHECK(dim() <= 2, ShapeError, "[t] expects a tensor with <= 2 dimensions, but got shape ", shape_);
+    KILN_CHECK(dim() <= 2, ShapeError, "[t] expects a tensor with <= 2 dimensions, but got shape ",
+               shape_);
     return dim() < 2 ? *this : transpose(0, 1);
   }
   Tensor permute(const Dims& dims) const {
-    KILN_CHECK(dims.size() == dim(), ShapeError, "[permute] number of dims don't match: tensor of shape ",
-               shape_, " permuted with ", dims);
+    KILN_CHECK(dims.size() == dim(), ShapeError,
+               "[permute] number of dims don't match: tensor of shape ", shape_, " permuted with ",
+               dims);
     Tensor r = *this;
     bool seen[kMaxDims] = {};
     for (int i = 0; i < dim(); ++i) {
@@ -258,9 +265,11 @@ class Tensor : public expr::ExprBase {
   Tensor view(const Shape& new_shape) const {
     const Shape s = detail::infer_shape(new_shape, numel(), "view", shape_);
     auto st = detail::view_strides(shape_, strides_, s);
-    KILN_CHECK(st.has_value(), ShapeError, "[view] view size is not compatible with input tensor's size and stride (shape ",
-               shape_, ", strides ", strides_, ", requested ", s,
-               "): at least one dimension spans two contiguous subspaces; use .reshape(...) instead");
+    KILN_CHECK(
+        st.has_value(), ShapeError,
+        "[view] view size is not compatible with input tensor's size and stride (shape ", shape_,
+        ", strides ", strides_, ", requested ", s,
+        "): at least one dimension spans two contiguous subspaces; use .reshape(...) instead");
     Tensor r = *this;
     r.shape_ = s;
     r.strides_ = *st;
@@ -292,8 +301,9 @@ class Tensor : public expr::ExprBase {
   /// A broadcast view of `new_shape` (-1 keeps a dim); expanded dims get stride 0.
   Tensor expand(const Shape& new_shape) const {
     KILN_CHECK(new_shape.size() >= dim(), ShapeError, "[expand] the number of sizes provided (",
-               new_shape.size(), ") must be greater or equal to the number of dimensions in the tensor (",
-               dim(), "), shape ", shape_);
+               new_shape.size(),
+               ") must be greater or equal to the number of dimensions in the tensor (", dim(),
+               "), shape ", shape_);
     Tensor r = *this;
     r.shape_ = Shape(new_shape.size());
     r.strides_ = Strides(new_shape.size());
@@ -302,17 +312,18 @@ class Tensor : public expr::ExprBase {
       const int j = i - off;
       int64_t want = new_shape[i];
       if (j < 0) {
-        KILN_CHECK(want >= 0, ShapeError, "[expand] -1 is not allowed in a leading, new dimension (",
-                   new_shape, ")");
+        KILN_CHECK(want >= 0, ShapeError,
+                   "[expand] -1 is not allowed in a leading, new dimension (", new_shape, ")");
         r.shape_[i] = want;
         r.strides_[i] = 0;
         continue;
       }
       if (want == -1) want = shape_[j];
-      KILN_CHECK(want >= 0, ShapeError, "[expand] invalid size ", want, " in ", new_shape, " (shape ", shape_, ")");
-      KILN_CHECK(shape_[j] == want || shape_[j] == 1, ShapeError, "[expand] the expanded size ", want,
-                 " must match the existing size ", shape_[j], " at non-singleton dimension ", i,
-                 " (shape ", shape_, " to ", new_shape, ")");
+      KILN_CHECK(want >= 0, ShapeError, "[expand] invalid size ", want, " in ", new_shape,
+                 " (shape ", shape_, ")");
+      KILN_CHECK(shape_[j] == want || shape_[j] == 1, ShapeError, "[expand] the expanded size ",
+                 want, " must match the existing size ", shape_[j], " at non-singleton dimension ",
+                 i, " (shape ", shape_, " to ", new_shape, ")");
       r.shape_[i] = want;
       r.strides_[i] = shape_[j] == want ? strides_[j] : 0;
     }
@@ -405,9 +416,9 @@ class Tensor : public expr::ExprBase {
       const int64_t span = (shape_[d] - 1) * strides_[d];
       (span < 0 ? lo : hi) += span;
     }
-    KILN_CHECK(lo >= 0 && static_cast<std::size_t>(hi + 1) * sizeof(T) <= storage_.nbytes(), IndexError,
-               "[", op, "] view (offset ", offset_, ", shape ", shape_, ", strides ", strides_,
-               ") reaches outside its storage of ", storage_.nbytes(), " bytes");
+    KILN_CHECK(lo >= 0 && static_cast<std::size_t>(hi + 1) * sizeof(T) <= storage_.nbytes(),
+               IndexError, "[", op, "] view (offset ", offset_, ", shape ", shape_, ", strides ",
+               strides_, ") reaches outside its storage of ", storage_.nbytes(), " bytes");
   }
 
   // Whether every other owner of this storage is a leaf of `e` (which reads elementwise
@@ -456,26 +467,29 @@ template <class E>
 void Tensor<T, D>::write(const E& e, const char* op) const {
   static_assert(std::is_same_v<expr::value_t<E>, T>);
   KILN_CHECK(defined(), ValueError, "[", op, "] the destination tensor is undefined");
-  KILN_CHECK(broadcasts_to(e.shape(), shape_), ShapeError, "[", op, "] an expression of shape ", e.shape(),
-             " cannot be written to a tensor of shape ", shape_);
+  KILN_CHECK(broadcasts_to(e.shape(), shape_), ShapeError, "[", op, "] an expression of shape ",
+             e.shape(), " cannot be written to a tensor of shape ", shape_);
   for (int d = 0; d < dim(); ++d)
     KILN_CHECK(strides_[d] != 0 || shape_[d] <= 1, ValueError, "[", op,
-               "] unsupported operation: more than one element of the written-to tensor (shape ", shape_,
-               ", strides ", strides_, ") refers to a single memory location; call .clone() first");
+               "] unsupported operation: more than one element of the written-to tensor (shape ",
+               shape_, ", strides ", strides_,
+               ") refers to a single memory location; call .clone() first");
   if (numel() == 0) return;
   if constexpr (!std::is_same_v<D, CPU>) {
-    static_assert(std::is_same_v<D, CPU>,
-                  "kiln: evaluating CUDA expressions needs the CUDA backend (kiln::cuda), not built yet");
+    static_assert(
+        std::is_same_v<D, CPU>,
+        "kiln: evaluating CUDA expressions needs the CUDA backend (kiln::cuda), not built yet");
   } else {
     bool needs_temp = false;
     e.for_each_leaf([&](const auto& leaf) {
       using L = std::remove_cvref_t<decltype(leaf)>;
       if (leaf.storage().impl() != storage_.impl() || leaf.numel() == 0) return;
-      const bool same_view = leaf.storage_offset() == offset_ && leaf.shape() == shape_ &&
-                             (leaf.strides() == strides_ || (is_contiguous() && leaf.is_contiguous()));
+      const bool same_view =
+          leaf.storage_offset() == offset_ && leaf.shape() == shape_ &&
+          (leaf.strides() == strides_ || (is_contiguous() && leaf.is_contiguous()));
       if (same_view && sizeof(typename L::value_type) == sizeof(T)) return;
-      if (detail::may_overlap(offset_, shape_, strides_, sizeof(T), leaf.storage_offset(), leaf.shape(),
-                              leaf.strides(), sizeof(typename L::value_type)))
+      if (detail::may_overlap(offset_, shape_, strides_, sizeof(T), leaf.storage_offset(),
+                              leaf.shape(), leaf.strides(), sizeof(typename L::value_type)))
         needs_temp = true;
     });
     if (needs_temp) {

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "kiln/core/shape.hpp"
-
 #include "support/throws.hpp"
 
 using Catch::Matchers::Contains;

@@ -4,7 +4,6 @@
 // the gathered-strided paths), comparisons and logical ops, tensor-scalar forms. Integer,
 // bool, half and bfloat16 operands: test_binary_dtypes.cpp.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -44,22 +43,27 @@ struct ArithCase {
   double ulps;                // 0: bit-exact against the reference rounded to the dtype
 };
 
-#define ARITH_CASE(NAME, KILN_EXPR, REF_EXPR, ALO, AHI, BLO, BHI, ULPS)                    \
-  ArithCase {                                                                            \
-    NAME, []([[maybe_unused]] const TF& a, [[maybe_unused]] const TF& b) { return TF(KILN_EXPR); }, \
-        []([[maybe_unused]] const TD& a, [[maybe_unused]] const TD& b) { return TD(KILN_EXPR); },   \
-        []([[maybe_unused]] const TF& a, [[maybe_unused]] const TF& b, const TB& m) {              \
-          return TF(kiln::where(m, KILN_EXPR, a));                                         \
-        },                                                                                 \
-        []([[maybe_unused]] const TD& a, [[maybe_unused]] const TD& b, const TB& m) {              \
-          return TD(kiln::where(m, KILN_EXPR, a));                                         \
-        },                                                                                 \
-        []([[maybe_unused]] double a, [[maybe_unused]] double b) -> double { return REF_EXPR; },    \
-        ALO, AHI, BLO, BHI, ULPS                                                         \
+#define ARITH_CASE(NAME, KILN_EXPR, REF_EXPR, ALO, AHI, BLO, BHI, ULPS)                           \
+  ArithCase {                                                                                     \
+    NAME,                                                                                         \
+        []([[maybe_unused]] const TF& a, [[maybe_unused]] const TF& b) { return TF(KILN_EXPR); }, \
+        []([[maybe_unused]] const TD& a, [[maybe_unused]] const TD& b) { return TD(KILN_EXPR); }, \
+        []([[maybe_unused]] const TF& a, [[maybe_unused]] const TF& b, const TB& m) {             \
+          return TF(kiln::where(m, KILN_EXPR, a));                                                \
+        },                                                                                        \
+        []([[maybe_unused]] const TD& a, [[maybe_unused]] const TD& b, const TB& m) {             \
+          return TD(kiln::where(m, KILN_EXPR, a));                                                \
+        },                                                                                        \
+        []([[maybe_unused]] double a, [[maybe_unused]] double b) -> double { return REF_EXPR; },  \
+        ALO, AHI, BLO, BHI, ULPS                                                                  \
   }
 
-double ref_maximum(double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::fmax(a, b); }
-double ref_minimum(double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::fmin(a, b); }
+double ref_maximum(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? kNaN : std::fmax(a, b);
+}
+double ref_minimum(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? kNaN : std::fmin(a, b);
+}
 
 const std::vector<ArithCase>& arith_cases() {
   static const std::vector<ArithCase> cases = {
@@ -127,8 +131,8 @@ std::string mismatch(T got, double a, double b, double ref, double ulps) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("binary arithmetic matches a double-precision reference loop", "[expr][binary]", float,
-                   double) {
+TEMPLATE_TEST_CASE("binary arithmetic matches a double-precision reference loop", "[expr][binary]",
+                   float, double) {
   using T = TestType;
   for (const ArithCase& c : arith_cases()) {
     DYNAMIC_SECTION(c.name) {
@@ -182,7 +186,8 @@ TEST_CASE("maximum, minimum and fmod special cases", "[expr][binary]") {
   CHECK(mx.data()[3] == 2.0f);
   CHECK(mn.data()[3] == -INFINITY);
   CHECK(mx.data()[4] == 3.0f);
-  const TF r = kiln::fmod(kiln::tensor<float>({-7.5f, 7.5f, 5.0f, 1.0f}), kiln::tensor<float>({2.0f, -2.0f, 0.0f, INFINITY}));
+  const TF r = kiln::fmod(kiln::tensor<float>({-7.5f, 7.5f, 5.0f, 1.0f}),
+                          kiln::tensor<float>({2.0f, -2.0f, 0.0f, INFINITY}));
   CHECK(r.data()[0] == -1.5f);  // the sign of the dividend
   CHECK(r.data()[1] == 1.5f);
   CHECK(std::isnan(r.data()[2]));
@@ -200,11 +205,12 @@ struct PredCase {
   bool (*ref)(double, double);
 };
 
-#define PRED_CASE(NAME, KILN_EXPR, REF_EXPR)                                            \
-  PredCase {                                                                             \
-    NAME, []([[maybe_unused]] const TF& a, [[maybe_unused]] const TF& b) { return TB(KILN_EXPR); }, \
+#define PRED_CASE(NAME, KILN_EXPR, REF_EXPR)                                                      \
+  PredCase {                                                                                      \
+    NAME,                                                                                         \
+        []([[maybe_unused]] const TF& a, [[maybe_unused]] const TF& b) { return TB(KILN_EXPR); }, \
         []([[maybe_unused]] const TD& a, [[maybe_unused]] const TD& b) { return TB(KILN_EXPR); }, \
-        []([[maybe_unused]] double a, [[maybe_unused]] double b) -> bool { return REF_EXPR; } \
+        []([[maybe_unused]] double a, [[maybe_unused]] double b) -> bool { return REF_EXPR; }     \
   }
 
 const std::vector<PredCase>& pred_cases() {
@@ -238,8 +244,8 @@ const std::vector<PredCase>& pred_cases() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("comparisons and logical ops match the reference and give bool", "[expr][binary]", float,
-                   double) {
+TEMPLATE_TEST_CASE("comparisons and logical ops match the reference and give bool",
+                   "[expr][binary]", float, double) {
   using T = TestType;
   // Small integers and halves so that equality happens often, then the special values.
   std::vector<T> as, bs;

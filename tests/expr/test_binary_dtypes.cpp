@@ -3,7 +3,6 @@
 // integer pow, fmod with the dividend's sign, true division to float, comparisons), bool
 // logic, and half/bfloat16 (computed in float, rounded once).
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -84,14 +83,16 @@ std::vector<T> int_values(int n, int64_t lo, int64_t hi, unsigned seed) {
 }
 
 template <class T, class Out, class F>
-void check_each(const char* name, const Out& out, const std::vector<T>& as, const std::vector<T>& bs, F ref) {
+void check_each(const char* name, const Out& out, const std::vector<T>& as,
+                const std::vector<T>& bs, F ref) {
   int bad = 0;
   for (std::size_t i = 0; i < as.size(); ++i) {
     const auto want = ref(static_cast<int64_t>(as[i]), static_cast<int64_t>(bs[i]));
     const auto got = out.data()[i];
     const bool ok = got == want || (got != got && want != want);  // NaN == NaN here
     if (!ok && bad++ < 5)
-      FAIL_CHECK(name << "(" << +as[i] << ", " << +bs[i] << "): got " << +got << ", expected " << +want);
+      FAIL_CHECK(name << "(" << +as[i] << ", " << +bs[i] << "): got " << +got << ", expected "
+                      << +want);
   }
   CHECK(bad == 0);
 }
@@ -126,8 +127,8 @@ struct IntOperands {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("integer add, sub, mul, pow, fmod, maximum, minimum", "[expr][binary]", int8_t, uint8_t,
-                   int32_t, int64_t) {
+TEMPLATE_TEST_CASE("integer add, sub, mul, pow, fmod, maximum, minimum", "[expr][binary]", int8_t,
+                   uint8_t, int32_t, int64_t) {
   using T = TestType;
   using Lim = std::numeric_limits<T>;
   const IntOperands<T> ops;
@@ -135,17 +136,25 @@ TEMPLATE_TEST_CASE("integer add, sub, mul, pow, fmod, maximum, minimum", "[expr]
   SECTION("add, sub, mul and their operators wrap and keep the dtype") {
     static_assert(std::is_same_v<value_of<decltype(a + b)>, T>);
     static_assert(std::is_same_v<value_of<decltype(a * 3)>, T>);
-    auto add = [](int64_t x, int64_t y) { return wrap<T>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y)); };
-    auto sub = [](int64_t x, int64_t y) { return wrap<T>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y)); };
-    auto mul = [](int64_t x, int64_t y) { return wrap<T>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y)); };
+    auto add = [](int64_t x, int64_t y) {
+      return wrap<T>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
+    };
+    auto sub = [](int64_t x, int64_t y) {
+      return wrap<T>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y));
+    };
+    auto mul = [](int64_t x, int64_t y) {
+      return wrap<T>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
+    };
     check_each("add", kiln::Tensor<T>(kiln::add(a, b)), as, bs, add);
     check_each("operator+", kiln::Tensor<T>(a + b), as, bs, add);
     check_each("sub", kiln::Tensor<T>(kiln::sub(a, b)), as, bs, sub);
     check_each("operator-", kiln::Tensor<T>(a - b), as, bs, sub);
     check_each("mul", kiln::Tensor<T>(kiln::mul(a, b)), as, bs, mul);
     check_each("operator*", kiln::Tensor<T>(a * b), as, bs, mul);
-    check_each("a * 3", kiln::Tensor<T>(a * 3), as, bs, [&](int64_t x, int64_t) { return mul(x, 3); });
-    check_each("7 - a", kiln::Tensor<T>(7 - a), as, bs, [&](int64_t x, int64_t) { return sub(7, x); });
+    check_each("a * 3", kiln::Tensor<T>(a * 3), as, bs,
+               [&](int64_t x, int64_t) { return mul(x, 3); });
+    check_each("7 - a", kiln::Tensor<T>(7 - a), as, bs,
+               [&](int64_t x, int64_t) { return sub(7, x); });
   }
   SECTION("pow is exact integer power") {
     static_assert(std::is_same_v<value_of<decltype(kiln::pow(a, b))>, T>);
@@ -167,7 +176,8 @@ TEMPLATE_TEST_CASE("integer add, sub, mul, pow, fmod, maximum, minimum", "[expr]
   }
 }
 
-TEMPLATE_TEST_CASE("integer true division gives float, as torch's /", "[expr][binary]", int32_t, int64_t) {
+TEMPLATE_TEST_CASE("integer true division gives float, as torch's /", "[expr][binary]", int32_t,
+                   int64_t) {
   using T = TestType;
   const IntOperands<T> ops;
   const auto& [as, bs, a, b] = ops;
@@ -187,7 +197,8 @@ TEMPLATE_TEST_CASE("integer true division gives float, as torch's /", "[expr][bi
              [](int64_t x, int64_t) { return static_cast<float>(1.5f + static_cast<float>(x)); });
 }
 
-TEMPLATE_TEST_CASE("integer comparisons and logical ops", "[expr][binary]", uint8_t, int32_t, int64_t) {
+TEMPLATE_TEST_CASE("integer comparisons and logical ops", "[expr][binary]", uint8_t, int32_t,
+                   int64_t) {
   using T = TestType;
   const IntOperands<T> ops;
   const auto& [as, bs, a, b] = ops;
@@ -199,12 +210,14 @@ TEMPLATE_TEST_CASE("integer comparisons and logical ops", "[expr][binary]", uint
   check_each("ge", TB(a >= b), as, bs, [](int64_t x, int64_t y) { return x >= y; });
   check_each("a < 2", TB(a < 2), as, bs, [](int64_t x, int64_t) { return x < 2; });
   check_each("and", TB(a && b), as, bs, [](int64_t x, int64_t y) { return x != 0 && y != 0; });
-  check_each("or", TB(kiln::logical_or(a, b)), as, bs, [](int64_t x, int64_t y) { return x != 0 || y != 0; });
-  check_each("xor", TB(kiln::logical_xor(a, b)), as, bs, [](int64_t x, int64_t y) { return (x != 0) != (y != 0); });
+  check_each("or", TB(kiln::logical_or(a, b)), as, bs,
+             [](int64_t x, int64_t y) { return x != 0 || y != 0; });
+  check_each("xor", TB(kiln::logical_xor(a, b)), as, bs,
+             [](int64_t x, int64_t y) { return (x != 0) != (y != 0); });
 }
 
-TEMPLATE_TEST_CASE("half and bfloat16 binary ops round the exact result once", "[expr][binary]", half,
-                   bfloat16) {
+TEMPLATE_TEST_CASE("half and bfloat16 binary ops round the exact result once", "[expr][binary]",
+                   half, bfloat16) {
   using T = TestType;
   using TT = kiln::Tensor<T>;
   std::vector<T> as, bs;
@@ -215,7 +228,8 @@ TEMPLATE_TEST_CASE("half and bfloat16 binary ops round the exact result once", "
   static_assert(std::is_same_v<value_of<decltype(a * 2.0)>, T>);
   // float has more than twice the bits of half and bfloat16, so computing in float and
   // rounding once to T equals rounding the exact result.
-  const TT sum = a + b, diff = a - b, prod = a * b, quot = a / b, mx = kiln::maximum(a, b), scaled = a * 2.0;
+  const TT sum = a + b, diff = a - b, prod = a * b, quot = a / b, mx = kiln::maximum(a, b),
+           scaled = a * 2.0;
   const TB lt = a < b;
   for (std::size_t i = 0; i < as.size(); ++i) {
     const double x = static_cast<float>(as[i]), y = static_cast<float>(bs[i]);

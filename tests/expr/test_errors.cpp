@@ -3,7 +3,6 @@
 // the expression is built, naming the op and both shapes; writes of the wrong shape throw
 // before touching the destination.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -32,7 +31,8 @@ std::string message_of(F&& f) {
 
 }  // namespace
 
-TEST_CASE("shapes that do not broadcast throw ShapeError naming the op and both shapes", "[expr][errors]") {
+TEST_CASE("shapes that do not broadcast throw ShapeError naming the op and both shapes",
+          "[expr][errors]") {
   const TF a = kiln::zeros<float>({2, 3}), b = kiln::zeros<float>({4});
   struct Row {
     const char* op;
@@ -76,8 +76,9 @@ TEST_CASE("where checks all three shapes", "[expr][errors]") {
              Contains("[where]") && Contains("[2, 3]") && Contains("[5]"));
   CHECK_THAT(message_of<kiln::ShapeError>([&] { (void)kiln::where(c, ok, bad); }),
              Contains("[where]") && Contains("[5]"));
-  CHECK_THAT(message_of<kiln::ShapeError>([&] { (void)kiln::where(kiln::zeros<bool>({4}), ok, 1.0f); }),
-             Contains("[where]") && Contains("[4]") && Contains("[3]"));
+  CHECK_THAT(
+      message_of<kiln::ShapeError>([&] { (void)kiln::where(kiln::zeros<bool>({4}), ok, 1.0f); }),
+      Contains("[where]") && Contains("[4]") && Contains("[3]"));
 }
 
 TEST_CASE("a result that does not fit the destination throws ShapeError", "[expr][errors]") {
@@ -95,7 +96,8 @@ TEST_CASE("a result that does not fit the destination throws ShapeError", "[expr
     CHECK_THROWS_AS(big.copy_(kiln::zeros<float>({2, 1, 3})), kiln::ShapeError);
   }
   SECTION("compound assignment whose right-hand side grows the shape") {
-    CHECK_THAT(message_of<kiln::ShapeError>([&] { small += big; }), Contains("[2, 3]") && Contains("[3]"));
+    CHECK_THAT(message_of<kiln::ShapeError>([&] { small += big; }),
+               Contains("[2, 3]") && Contains("[3]"));
     CHECK_THROWS_AS(big += kiln::zeros<float>({4}), kiln::ShapeError);
   }
   // Nothing was written by the failed calls.

@@ -5,7 +5,6 @@
 // set of ops (a transcendental, a binary op, where, a 4-deep chain) is checked against a
 // reference that reads every operand through its own shape and strides.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -84,10 +83,14 @@ enum class Op { Sin, Mul, Where, Chain };
 constexpr Op kOps[] = {Op::Sin, Op::Mul, Op::Where, Op::Chain};
 const char* op_name(Op op) {
   switch (op) {
-    case Op::Sin: return "sin(a)";
-    case Op::Mul: return "a * b";
-    case Op::Where: return "where(a > b, a, b * 2)";
-    case Op::Chain: return "a * b + c * d - sin(e)";
+    case Op::Sin:
+      return "sin(a)";
+    case Op::Mul:
+      return "a * b";
+    case Op::Where:
+      return "where(a > b, a, b * 2)";
+    case Op::Chain:
+      return "a * b + c * d - sin(e)";
   }
   return "?";
 }
@@ -105,10 +108,14 @@ template <class T>
 auto expr_of(Op op, const Inputs<T>& in) {
   // One return type for every op keeps the instantiations down: evaluate right here.
   switch (op) {
-    case Op::Sin: return Ten<T>(kiln::sin(in.a));
-    case Op::Mul: return Ten<T>(in.a * in.b);
-    case Op::Where: return Ten<T>(kiln::where(in.a > in.b, in.a, in.b * 2));
-    case Op::Chain: return Ten<T>(in.a * in.b + in.c * in.d - kiln::sin(in.e));
+    case Op::Sin:
+      return Ten<T>(kiln::sin(in.a));
+    case Op::Mul:
+      return Ten<T>(in.a * in.b);
+    case Op::Where:
+      return Ten<T>(kiln::where(in.a > in.b, in.a, in.b * 2));
+    case Op::Chain:
+      return Ten<T>(in.a * in.b + in.c * in.d - kiln::sin(in.e));
   }
   return Ten<T>();
 }
@@ -117,20 +124,31 @@ auto expr_of(Op op, const Inputs<T>& in) {
 template <class T>
 void copy_into(Op op, const Inputs<T>& in, const Ten<T>& out) {
   switch (op) {
-    case Op::Sin: out.copy_(kiln::sin(in.a)); break;
-    case Op::Mul: out.copy_(in.a * in.b); break;
-    case Op::Where: out.copy_(kiln::where(in.a > in.b, in.a, in.b * 2)); break;
-    case Op::Chain: out.copy_(in.a * in.b + in.c * in.d - kiln::sin(in.e)); break;
+    case Op::Sin:
+      out.copy_(kiln::sin(in.a));
+      break;
+    case Op::Mul:
+      out.copy_(in.a * in.b);
+      break;
+    case Op::Where:
+      out.copy_(kiln::where(in.a > in.b, in.a, in.b * 2));
+      break;
+    case Op::Chain:
+      out.copy_(in.a * in.b + in.c * in.d - kiln::sin(in.e));
+      break;
   }
 }
 
 template <class T>
 Shape out_shape(Op op, const Inputs<T>& in) {
   switch (op) {
-    case Op::Sin: return in.a.shape();
+    case Op::Sin:
+      return in.a.shape();
     case Op::Mul:
-    case Op::Where: return broadcast({in.a.shape(), in.b.shape()});
-    case Op::Chain: return broadcast({in.a.shape(), in.b.shape(), in.c.shape(), in.d.shape(), in.e.shape()});
+    case Op::Where:
+      return broadcast({in.a.shape(), in.b.shape()});
+    case Op::Chain:
+      return broadcast({in.a.shape(), in.b.shape(), in.c.shape(), in.d.shape(), in.e.shape()});
   }
   return {};
 }
@@ -140,7 +158,8 @@ template <class T>
 bool matches(Op op, const Inputs<T>& in, const std::vector<int64_t>& idx, T got) {
   const double eps = std::numeric_limits<T>::epsilon();
   const double a = elem(in.a, idx);
-  if (op == Op::Sin) return std::fabs(got - std::sin(a)) <= 4 * eps * std::fabs(std::sin(a)) + 1e-300;
+  if (op == Op::Sin)
+    return std::fabs(got - std::sin(a)) <= 4 * eps * std::fabs(std::sin(a)) + 1e-300;
   const double b = elem(in.b, idx);
   if (op == Op::Mul) return got == static_cast<T>(a * b);  // a product of two T is exact in double
   if (op == Op::Where) return got == static_cast<T>(a > b ? a : b * 2);
@@ -181,8 +200,8 @@ void check_ops(const Inputs<T>& in, const Ten<T>* out = nullptr) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("contiguous operands of every size around the SIMD width and the grain", "[expr][layout]",
-                   float, double) {
+TEMPLATE_TEST_CASE("contiguous operands of every size around the SIMD width and the grain",
+                   "[expr][layout]", float, double) {
   using T = TestType;
   // 100003 > the 32768-element grain: several threads, each with its own SIMD tail.
   for (int64_t n : {0, 1, 7, 15, 16, 17, 33, 1000, 100003}) {
@@ -199,7 +218,8 @@ TEST_CASE("one thread and several threads give the same results", "[expr][layout
       ThreadGuard guard(threads);
       // Contiguous, and a strided layout whose rows (331) do not divide the thread chunks.
       check_ops(Inputs<float>(rand_tensor<float>({100003}, 6), rand_tensor<float>({100003}, 7)));
-      check_ops(Inputs<float>(rand_tensor<float>({331, 317}, 8).t(), rand_tensor<float>({317, 331}, 9)));
+      check_ops(
+          Inputs<float>(rand_tensor<float>({331, 317}, 8).t(), rand_tensor<float>({317, 331}, 9)));
       check_ops(Inputs<double>(rand_tensor<double>({2000, 50}, 10).slice(1, 1, 50, 3),
                                rand_tensor<double>({2000, 1}, 11)));
       // Small sizes stay on one thread whatever the setting.
@@ -227,7 +247,8 @@ TEST_CASE("transposed, stepped and permuted operands", "[expr][layout]") {
       check_ops(Inputs<float>(s1, s2));
       check_ops(Inputs<float>(s1, kiln::Tensor<float>(s2.clone())));
     }
-    const Ten<double> m = rand_tensor<double>({20, 21}, 6).slice(1, 1, 20, 3);  // [20, 7], strides [21, 3]
+    const Ten<double> m =
+        rand_tensor<double>({20, 21}, 6).slice(1, 1, 20, 3);  // [20, 7], strides [21, 3]
     check_ops(Inputs<double>(m, rand_tensor<double>({20, 7}, 7)));
     check_ops(Inputs<double>(m.slice(0, 0, 20, 2), m.slice(0, 1, 20, 2)));
   }
@@ -237,7 +258,8 @@ TEST_CASE("transposed, stepped and permuted operands", "[expr][layout]") {
     check_ops(Inputs<float>(p, rand_tensor<float>({4, 2, 3}, 9)));
     check_ops(Inputs<float>(p, rand_tensor<float>({4, 1, 3}, 10)));
     check_ops(Inputs<float>(p, rand_tensor<float>({3, 4, 2}, 11).permute({1, 2, 0}), p, p, p));
-    const Ten<float> big = rand_tensor<float>({40, 50, 60}, 12).permute({1, 2, 0});  // 120000 elements
+    const Ten<float> big =
+        rand_tensor<float>({40, 50, 60}, 12).permute({1, 2, 0});  // 120000 elements
     check_ops(Inputs<float>(big, rand_tensor<float>({50, 60, 40}, 13)));
   }
 }
@@ -285,7 +307,8 @@ TEST_CASE("size-0 and size-1 dimensions", "[expr][layout]") {
   const Ten<float> row = rand_tensor<float>({4, 5}, 12).slice(0, 2, 3);  // [1, 5]
   check_ops(Inputs<float>(row, rand_tensor<float>({3, 5}, 13)));
   // Broadcasting a [0]-dim against a 1 keeps the 0.
-  const Ten<float> empty = kiln::Tensor<float>(rand_tensor<float>({2, 0}, 14) + rand_tensor<float>({2, 1}, 15));
+  const Ten<float> empty =
+      kiln::Tensor<float>(rand_tensor<float>({2, 0}, 14) + rand_tensor<float>({2, 1}, 15));
   CHECK(empty.shape() == Shape{2, 0});
   CHECK(empty.numel() == 0);
 }
@@ -318,7 +341,8 @@ TEST_CASE("non-contiguous outputs through copy_", "[expr][layout]") {
       INFO("rows = " << rows);
       const Ten<float> base = kiln::full<float>({rows, 40}, -99.0f);
       const Ten<float> view = base.slice(1, 3, 37);  // [rows, 34], strides [40, 1]
-      check_ops(Inputs<float>(rand_tensor<float>({rows, 34}, 7), rand_tensor<float>({34}, 8)), &view);
+      check_ops(Inputs<float>(rand_tensor<float>({rows, 34}, 7), rand_tensor<float>({34}, 8)),
+                &view);
       int untouched = 0;
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c : {0, 1, 2, 37, 38, 39}) untouched += base(r, c) == -99.0f;
@@ -328,7 +352,9 @@ TEST_CASE("non-contiguous outputs through copy_", "[expr][layout]") {
   SECTION("into a permuted 3-D view from broadcast and transposed operands") {
     const Ten<float> base = kiln::zeros<float>({4, 3, 2});
     const Ten<float> view = base.permute({2, 1, 0});  // [2, 3, 4]
-    check_ops(Inputs<float>(rand_tensor<float>({4}, 5), rand_tensor<float>({4, 3, 2}, 6).permute({2, 1, 0})), &view);
+    check_ops(Inputs<float>(rand_tensor<float>({4}, 5),
+                            rand_tensor<float>({4, 3, 2}, 6).permute({2, 1, 0})),
+              &view);
   }
 }
 

@@ -5,7 +5,6 @@
 // op is checked for float and double on the contiguous packet path (SLEEF / libmvec), on a
 // strided operand (gathered packets) and under a bool mask (the scalar libm path).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -60,10 +59,10 @@ const std::vector<UnaryCase>& math_cases() {
   return cases;
 }
 
-
 }  // namespace
 
-TEMPLATE_TEST_CASE("elementary unary ops match a double-precision reference loop", "[expr][unary]", float, double) {
+TEMPLATE_TEST_CASE("elementary unary ops match a double-precision reference loop", "[expr][unary]",
+                   float, double) {
   for (const UnaryCase& c : math_cases()) {
     DYNAMIC_SECTION(c.name) {
       std::vector<TestType> xs = random_values<TestType>(c.lo, c.hi, 1000, 42);
@@ -132,7 +131,8 @@ TEST_CASE("unary special values follow IEEE and torch", "[expr][unary]") {
   }
 }
 
-TEMPLATE_TEST_CASE("logical_not and operator! give bool", "[expr][unary]", float, double, int32_t, uint8_t) {
+TEMPLATE_TEST_CASE("logical_not and operator! give bool", "[expr][unary]", float, double, int32_t,
+                   uint8_t) {
   using T = TestType;
   std::vector<T> xs = {T(0), T(1), T(2), T(0), T(5)};
   if constexpr (std::is_floating_point_v<T>) {

@@ -3,7 +3,6 @@
 // wrapping like torch), integer and bool inputs to int_to_float ops (computed in float),
 // half and bfloat16 (computed in float, rounded once).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -43,8 +42,10 @@ std::vector<T> integer_inputs() {
     std::mt19937_64 gen(7);
     std::uniform_int_distribution<int64_t> small(-1000, 1000);
     for (int i = 0; i < 300; ++i) v.push_back(static_cast<T>(small(gen)));
-    for (int i = 0; i < 60; ++i) v.push_back(static_cast<T>(gen()));  // anything, wraps when squared
-    for (T e : {std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), T(0), T(1), T(-1)}) v.push_back(e);
+    for (int i = 0; i < 60; ++i)
+      v.push_back(static_cast<T>(gen()));  // anything, wraps when squared
+    for (T e : {std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), T(0), T(1), T(-1)})
+      v.push_back(e);
   }
   return v;
 }
@@ -63,8 +64,8 @@ void check_int_op(const char* name, const Tensor& out, const std::vector<T>& xs,
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("unary ops on integer tensors keep the dtype and wrap like torch", "[expr][unary]", int8_t,
-                   uint8_t, int32_t, int64_t) {
+TEMPLATE_TEST_CASE("unary ops on integer tensors keep the dtype and wrap like torch",
+                   "[expr][unary]", int8_t, uint8_t, int32_t, int64_t) {
   using T = TestType;
   using Lim = std::numeric_limits<T>;
   const std::vector<T> xs = integer_inputs<T>();
@@ -72,16 +73,21 @@ TEMPLATE_TEST_CASE("unary ops on integer tensors keep the dtype and wrap like to
 
   check_int_op<T>("abs", kiln::Tensor<T>(kiln::abs(x)), xs,
                   [](int64_t v) { return wrap<T>(v < 0 ? -static_cast<uint64_t>(v) : v); });
-  check_int_op<T>("neg", kiln::Tensor<T>(kiln::neg(x)), xs, [](int64_t v) { return wrap<T>(0 - static_cast<uint64_t>(v)); });
-  check_int_op<T>("operator-", kiln::Tensor<T>(-x), xs, [](int64_t v) { return wrap<T>(0 - static_cast<uint64_t>(v)); });
-  check_int_op<T>("sign", kiln::Tensor<T>(kiln::sign(x)), xs, [](int64_t v) { return T(v > 0 ? 1 : (v < 0 ? -1 : 0)); });
+  check_int_op<T>("neg", kiln::Tensor<T>(kiln::neg(x)), xs,
+                  [](int64_t v) { return wrap<T>(0 - static_cast<uint64_t>(v)); });
+  check_int_op<T>("operator-", kiln::Tensor<T>(-x), xs,
+                  [](int64_t v) { return wrap<T>(0 - static_cast<uint64_t>(v)); });
+  check_int_op<T>("sign", kiln::Tensor<T>(kiln::sign(x)), xs,
+                  [](int64_t v) { return T(v > 0 ? 1 : (v < 0 ? -1 : 0)); });
   check_int_op<T>("square", kiln::Tensor<T>(kiln::square(x)), xs, [](int64_t v) {
     return wrap<T>(static_cast<int64_t>(static_cast<uint64_t>(v) * static_cast<uint64_t>(v)));
   });
-  check_int_op<T>("relu", kiln::Tensor<T>(kiln::relu(x)), xs, [](int64_t v) { return T(v < 0 ? 0 : v); });
+  check_int_op<T>("relu", kiln::Tensor<T>(kiln::relu(x)), xs,
+                  [](int64_t v) { return T(v < 0 ? 0 : v); });
   const double lo = Lim::is_signed ? -3 : 3, hi = 100;
-  check_int_op<T>("clamp", kiln::Tensor<T>(kiln::clamp(x, lo, hi)), xs,
-                  [&](int64_t v) { return T(std::min<int64_t>(std::max<int64_t>(v, int64_t(lo)), int64_t(hi))); });
+  check_int_op<T>("clamp", kiln::Tensor<T>(kiln::clamp(x, lo, hi)), xs, [&](int64_t v) {
+    return T(std::min<int64_t>(std::max<int64_t>(v, int64_t(lo)), int64_t(hi)));
+  });
   // An infinite bound (what clamp_min/clamp_max pass for the open side) must not be
   // converted to T: it leaves that side unbounded.
   check_int_op<T>("clamp_min", kiln::Tensor<T>(kiln::clamp_min(x, 3.0)), xs,
@@ -90,8 +96,8 @@ TEMPLATE_TEST_CASE("unary ops on integer tensors keep the dtype and wrap like to
                   [](int64_t v) { return T(std::min<int64_t>(v, 5)); });
 }
 
-TEMPLATE_TEST_CASE("int_to_float ops compute integer and bool inputs in float", "[expr][unary]", int32_t, int64_t,
-                   bool) {
+TEMPLATE_TEST_CASE("int_to_float ops compute integer and bool inputs in float", "[expr][unary]",
+                   int32_t, int64_t, bool) {
   using T = TestType;
   std::vector<T> xs;
   for (int i = 0; i <= 40; ++i) xs.push_back(static_cast<T>(std::is_same_v<T, bool> ? i % 2 : i));
@@ -125,7 +131,8 @@ TEMPLATE_TEST_CASE("int_to_float ops compute integer and bool inputs in float", 
   }
 }
 
-TEMPLATE_TEST_CASE("half and bfloat16 ops compute in float and round once", "[expr][unary]", half, bfloat16) {
+TEMPLATE_TEST_CASE("half and bfloat16 ops compute in float and round once", "[expr][unary]", half,
+                   bfloat16) {
   using T = TestType;
   // Machine epsilon: 2^-10 for half, 2^-7 for bfloat16.
   const double eps = std::is_same_v<T, half> ? 0x1p-10 : 0x1p-7;
@@ -137,20 +144,28 @@ TEMPLATE_TEST_CASE("half and bfloat16 ops compute in float and round once", "[ex
   };
   using TT = kiln::Tensor<T>;
   const Row rows[] = {
-      {"exp", [](const TT& x) { return TT(kiln::exp(x)); }, [](double v) { return std::exp(v); }, -8, 8},
-      {"log", [](const TT& x) { return TT(kiln::log(x)); }, [](double v) { return std::log(v); }, 0.01, 100},
-      {"sin", [](const TT& x) { return TT(kiln::sin(x)); }, [](double v) { return std::sin(v); }, -3, 3},
-      {"tanh", [](const TT& x) { return TT(kiln::tanh(x)); }, [](double v) { return std::tanh(v); }, -4, 4},
-      {"sqrt", [](const TT& x) { return TT(kiln::sqrt(x)); }, [](double v) { return std::sqrt(v); }, 0, 100},
+      {"exp", [](const TT& x) { return TT(kiln::exp(x)); }, [](double v) { return std::exp(v); },
+       -8, 8},
+      {"log", [](const TT& x) { return TT(kiln::log(x)); }, [](double v) { return std::log(v); },
+       0.01, 100},
+      {"sin", [](const TT& x) { return TT(kiln::sin(x)); }, [](double v) { return std::sin(v); },
+       -3, 3},
+      {"tanh", [](const TT& x) { return TT(kiln::tanh(x)); }, [](double v) { return std::tanh(v); },
+       -4, 4},
+      {"sqrt", [](const TT& x) { return TT(kiln::sqrt(x)); }, [](double v) { return std::sqrt(v); },
+       0, 100},
       {"sigmoid", [](const TT& x) { return TT(kiln::sigmoid(x)); },
        [](double v) { return 1 / (1 + std::exp(-v)); }, -8, 8},
       {"gelu", [](const TT& x) { return TT(kiln::gelu(x)); },
        [](double v) { return 0.5 * v * (1 + std::erf(v * kSqrt1_2)); }, 0, 4},
       {"relu", [](const TT& x) { return TT(kiln::relu(x)); }, ref_relu, -4, 4},
-      {"abs", [](const TT& x) { return TT(kiln::abs(x)); }, [](double v) { return std::fabs(v); }, -4, 4},
+      {"abs", [](const TT& x) { return TT(kiln::abs(x)); }, [](double v) { return std::fabs(v); },
+       -4, 4},
       {"neg", [](const TT& x) { return TT(-x); }, [](double v) { return -v; }, -4, 4},
-      {"floor", [](const TT& x) { return TT(kiln::floor(x)); }, [](double v) { return std::floor(v); }, -9, 9},
-      {"square", [](const TT& x) { return TT(kiln::square(x)); }, [](double v) { return v * v; }, -9, 9},
+      {"floor", [](const TT& x) { return TT(kiln::floor(x)); },
+       [](double v) { return std::floor(v); }, -9, 9},
+      {"square", [](const TT& x) { return TT(kiln::square(x)); }, [](double v) { return v * v; },
+       -9, 9},
   };
   for (const Row& r : rows) {
     INFO(r.name);

@@ -3,7 +3,6 @@
 // scalar operands, broadcasting, expression conditions (the SIMD mask path), conversions
 // that truncate, wrap, round and map NaN to true.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -58,8 +57,8 @@ bool same_value(T got, T want) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("where picks elementwise from two tensors", "[expr][where]", float, double, int32_t, int64_t,
-                   uint8_t, half) {
+TEMPLATE_TEST_CASE("where picks elementwise from two tensors", "[expr][where]", float, double,
+                   int32_t, int64_t, uint8_t, half) {
   using T = TestType;
   for (int n : {5, 1000, 100003}) {  // scalar tail only, packets, several threads
     INFO("n = " << n);
@@ -81,7 +80,8 @@ TEMPLATE_TEST_CASE("where picks elementwise from two tensors", "[expr][where]", 
   }
 }
 
-TEMPLATE_TEST_CASE("where with an expression condition (the SIMD mask path)", "[expr][where]", float, double) {
+TEMPLATE_TEST_CASE("where with an expression condition (the SIMD mask path)", "[expr][where]",
+                   float, double) {
   using T = TestType;
   for (int n : {3, 37, 100003}) {
     INFO("n = " << n);
@@ -95,18 +95,20 @@ TEMPLATE_TEST_CASE("where with an expression condition (the SIMD mask path)", "[
     const kiln::Tensor<T> nested = kiln::where(!(x > 0), -1.0, kiln::where(x > 2, 2.0, x));
     // Conditions computed from float operands directly: packet masks from !, &&, xor, ==.
     const kiln::Tensor<T> one = kiln::ones<T>({n});
-    const kiln::Tensor<T> masks = kiln::where(!kiln::floor(x), one, 0.0) + kiln::where(x && y, one * 2, 0.0) +
+    const kiln::Tensor<T> masks = kiln::where(!kiln::floor(x), one, 0.0) +
+                                  kiln::where(x && y, one * 2, 0.0) +
                                   kiln::where(kiln::logical_xor(kiln::floor(x), y), one * 4, 0.0) +
                                   kiln::where(kiln::floor(x) == kiln::floor(y), one * 8, 0.0);
     int bad = 0;
     for (int i = 0; i < n; ++i) {
       const T a = xs[i], b = ys[i];
-      const bool ok = same_value(mx.data()[i], a > b ? a : b) && same_value(relu.data()[i], a > 0 ? a : T(0)) &&
-                      same_value(mixed.data()[i], a < b ? T(std::fabs(a)) : T(a * 2 - b)) &&
-                      same_value(nested.data()[i], !(a > 0) ? T(-1) : (a > 2 ? T(2) : a)) &&
-                      same_value(masks.data()[i], T((std::floor(a) == 0 ? 1 : 0) + (a != 0 && b != 0 ? 2 : 0) +
-                                                    ((std::floor(a) != 0) != (b != 0) ? 4 : 0) +
-                                                    (std::floor(a) == std::floor(b) ? 8 : 0)));
+      const bool ok =
+          same_value(mx.data()[i], a > b ? a : b) && same_value(relu.data()[i], a > 0 ? a : T(0)) &&
+          same_value(mixed.data()[i], a < b ? T(std::fabs(a)) : T(a * 2 - b)) &&
+          same_value(nested.data()[i], !(a > 0) ? T(-1) : (a > 2 ? T(2) : a)) &&
+          same_value(masks.data()[i], T((std::floor(a) == 0 ? 1 : 0) + (a != 0 && b != 0 ? 2 : 0) +
+                                        ((std::floor(a) != 0) != (b != 0) ? 4 : 0) +
+                                        (std::floor(a) == std::floor(b) ? 8 : 0)));
       if (!ok && bad++ < 5) FAIL_CHECK("mismatch at " << i << ": x = " << a << ", y = " << b);
     }
     CHECK(bad == 0);
@@ -115,8 +117,8 @@ TEMPLATE_TEST_CASE("where with an expression condition (the SIMD mask path)", "[
 
 TEST_CASE("where broadcasts its three operands", "[expr][where]") {
   const TB c = kiln::tensor<bool>({{true}, {false}, {true}, {false}, {true}});  // [5, 1]
-  const TF a = kiln::arange<float>(7).view({1, 7});                              // [1, 7]
-  const TF b = kiln::scalar_tensor<float>(-1.0f);                                // []
+  const TF a = kiln::arange<float>(7).view({1, 7});                             // [1, 7]
+  const TF b = kiln::scalar_tensor<float>(-1.0f);                               // []
   const TF out = kiln::where(c, a, b);
   REQUIRE(out.shape() == kiln::Shape{5, 7});
   for (int i = 0; i < 5; ++i)
@@ -129,7 +131,8 @@ TEST_CASE("where broadcasts its three operands", "[expr][where]") {
   const TF out2 = kiln::where(row, col, other);
   REQUIRE(out2.shape() == kiln::Shape{4, 3});
   for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 3; ++j) CHECK(out2(i, j) == (j != 1 ? static_cast<float>(i) : static_cast<float>(j * 4 + i)));
+    for (int j = 0; j < 3; ++j)
+      CHECK(out2(i, j) == (j != 1 ? static_cast<float>(i) : static_cast<float>(j * 4 + i)));
 }
 
 TEST_CASE("cast converts like static_cast, with torch's bool and wrap rules", "[expr][cast]") {
@@ -166,7 +169,8 @@ TEST_CASE("cast converts like static_cast, with torch's bool and wrap rules", "[
   SECTION("to and from bool: nonzero and NaN are true") {
     const TF f = kiln::tensor<float>({0.0f, -0.0f, 0.1f, -3.0f, NAN, INFINITY});
     const TB b = kiln::cast<bool>(f);
-    CHECK(std::vector<bool>(b.data(), b.data() + 6) == std::vector<bool>{false, false, true, true, true, true});
+    CHECK(std::vector<bool>(b.data(), b.data() + 6) ==
+          std::vector<bool>{false, false, true, true, true, true});
     const TB bi = kiln::cast<bool>(kiln::tensor<int32_t>({0, 2, -1}));
     CHECK(std::vector<bool>(bi.data(), bi.data() + 3) == std::vector<bool>{false, true, true});
     const TF back = kiln::cast<float>(b);
@@ -193,11 +197,13 @@ TEST_CASE("cast converts like static_cast, with torch's bool and wrap rules", "[
     CHECK(static_cast<float>(from_int.data()[2]) == 3.0f);
   }
   SECTION("a cast expression is lazy and fuses: the inner op runs in the source dtype") {
-    const TF a = kiln::tensor<float>({1.1f, 3.3f, 1e20f}), b = kiln::tensor<float>({2.2f, 7.7f, 1e20f});
+    const TF a = kiln::tensor<float>({1.1f, 3.3f, 1e20f}),
+             b = kiln::tensor<float>({2.2f, 7.7f, 1e20f});
     const auto e = kiln::cast<double>(a * b);
     static_assert(std::is_same_v<value_of<decltype(e)>, double>);
     const TD d = e;
-    for (int i = 0; i < 3; ++i) CHECK(d.data()[i] == static_cast<double>(a.data()[i] * b.data()[i]));
+    for (int i = 0; i < 3; ++i)
+      CHECK(d.data()[i] == static_cast<double>(a.data()[i] * b.data()[i]));
     CHECK(std::isinf(d.data()[2]));  // overflowed in float, before the cast
     // Casting one operand makes the whole expression double.
     const TD c = kiln::cast<double>(a) * kiln::tensor<double>({2.0, 2.0, 2.0});

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -34,7 +33,7 @@ struct Tol {
   double rel = 0, abs = 0;
 };
 constexpr Tol kExact{0, 0};
-constexpr Tol kUlp1{1, 0};        // correctly rounded up to the reference's own rounding
+constexpr Tol kUlp1{1, 0};  // correctly rounded up to the reference's own rounding
 constexpr Tol kUlp2{2, 0};
 constexpr Tol kUlps{6, 0};        // one libm / SLEEF (1 ulp) / libmvec (4 ulp) call
 constexpr Tol kComposite{16, 4};  // a few rounded steps (sigmoid, gelu, softplus...)
@@ -55,12 +54,12 @@ struct UnaryCase {
 };
 
 // One table row: the same kiln expression for float and double, and its reference.
-#define UNARY_CASE(NAME, KILN_EXPR, REF_EXPR, LO, HI, TOL, SPECIALS, ZERO_SIGN)                       \
-  UnaryCase {                                                                                       \
-    NAME, [](const TF& x) { return TF(KILN_EXPR); }, [](const TD& x) { return TD(KILN_EXPR); },      \
-        [](const TF& x, const TB& m) { return TF(kiln::where(m, KILN_EXPR, x)); },                    \
-        [](const TD& x, const TB& m) { return TD(kiln::where(m, KILN_EXPR, x)); },                    \
-        [](double x) -> double { return REF_EXPR; }, LO, HI, TOL, SPECIALS, ZERO_SIGN                \
+#define UNARY_CASE(NAME, KILN_EXPR, REF_EXPR, LO, HI, TOL, SPECIALS, ZERO_SIGN)                 \
+  UnaryCase {                                                                                   \
+    NAME, [](const TF& x) { return TF(KILN_EXPR); }, [](const TD& x) { return TD(KILN_EXPR); }, \
+        [](const TF& x, const TB& m) { return TF(kiln::where(m, KILN_EXPR, x)); },              \
+        [](const TD& x, const TB& m) { return TD(kiln::where(m, KILN_EXPR, x)); },              \
+        [](double x) -> double { return REF_EXPR; }, LO, HI, TOL, SPECIALS, ZERO_SIGN           \
   }
 
 template <class T>
@@ -75,7 +74,7 @@ std::vector<T> random_values(double lo, double hi, int n, unsigned seed) {
 // Inputs where IEEE semantics are pinned down: NaN, infinities, signed zeros, exact halves
 // (round-half-to-even) and a few small integers.
 inline const std::vector<double>& special_values() {
-  static const std::vector<double> v = {kNaN, kInf, -kInf, 0.0,  -0.0, 0.5, -0.5, 1.5,
+  static const std::vector<double> v = {kNaN, kInf, -kInf, 0.0,  -0.0, 0.5,  -0.5,  1.5,
                                         2.5,  -2.5, 1.0,   -1.0, 3.0,  -3.0, 1e-30, -1e-30};
   return v;
 }

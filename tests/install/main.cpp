@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Uses an installed kiln through find_package(kiln) and kiln::kiln: a fused expression,
 // a reduction, printing and an error, each checked against the expected value.
-#include <kiln/kiln.hpp>
-
 #include <cmath>
 #include <cstdio>
+#include <kiln/kiln.hpp>
 #include <sstream>
 
 int main() {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Reductions against plain reference loops in double, over layouts, dims and dtypes.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -19,7 +18,8 @@ template <class T>
 std::vector<double> values_of(const kiln::Tensor<T>& t) {
   kiln::Tensor<T> c = t.contiguous();
   std::vector<double> v(static_cast<std::size_t>(c.numel()));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(static_cast<float>(c.data()[i]));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<double>(static_cast<float>(c.data()[i]));
   if constexpr (std::is_same_v<T, double> || std::is_integral_v<T>)
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(c.data()[i]);
   return v;
@@ -105,7 +105,8 @@ double r_argmin(const std::vector<double>& g) {
 }
 
 template <class T>
-void check_close(const kiln::Tensor<T>& got, const std::vector<double>& want, double rtol, double atol) {
+void check_close(const kiln::Tensor<T>& got, const std::vector<double>& want, double rtol,
+                 double atol) {
   const auto g = values_of(got);
   REQUIRE(g.size() == want.size());
   for (std::size_t i = 0; i < g.size(); ++i) {
@@ -150,7 +151,8 @@ std::vector<Dims> dim_sets(int nd) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("reductions match reference loops on every layout", "[ops][reduce]", float, double) {
+TEMPLATE_TEST_CASE("reductions match reference loops on every layout", "[ops][reduce]", float,
+                   double) {
   using T = TestType;
   const double rtol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
   for (auto& [name, x] : layouts<T>()) {
@@ -166,23 +168,46 @@ TEMPLATE_TEST_CASE("reductions match reference loops on every layout", "[ops][re
         check_close(kiln::mean(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_mean), rtol, rtol);
         check_close(kiln::amax(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_max), 0, 0);
         check_close(kiln::amin(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_min), 0, 0);
-        check_close(kiln::logsumexp(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_lse), rtol, rtol);
+        check_close(kiln::logsumexp(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_lse), rtol,
+                    rtol);
         if (kiln::detail::reduced_count(x.shape(), m) > 1)
-          check_close(kiln::var(x, dims, 1, keepdim), ref_reduce(v, x.shape(), m, r_var), 1e2 * rtol, rtol);
+          check_close(kiln::var(x, dims, 1, keepdim), ref_reduce(v, x.shape(), m, r_var),
+                      1e2 * rtol, rtol);
         check_close(kiln::norm(x, 2.0, dims, keepdim),
-                    ref_reduce(v, x.shape(), m, [](auto& g) { double s = 0; for (double e : g) s += e * e; return std::sqrt(s); }),
+                    ref_reduce(v, x.shape(), m,
+                               [](auto& g) {
+                                 double s = 0;
+                                 for (double e : g) s += e * e;
+                                 return std::sqrt(s);
+                               }),
                     rtol, rtol);
         check_close(kiln::norm(x, 1.0, dims, keepdim),
-                    ref_reduce(v, x.shape(), m, [](auto& g) { double s = 0; for (double e : g) s += std::abs(e); return s; }),
+                    ref_reduce(v, x.shape(), m,
+                               [](auto& g) {
+                                 double s = 0;
+                                 for (double e : g) s += std::abs(e);
+                                 return s;
+                               }),
                     rtol, rtol);
         check_close(kiln::norm(x, INFINITY, dims, keepdim),
-                    ref_reduce(v, x.shape(), m, [](auto& g) { double s = 0; for (double e : g) s = std::max(s, std::abs(e)); return s; }),
+                    ref_reduce(v, x.shape(), m,
+                               [](auto& g) {
+                                 double s = 0;
+                                 for (double e : g) s = std::max(s, std::abs(e));
+                                 return s;
+                               }),
                     0, 0);
         check_close(kiln::norm(x, 3.0, dims, keepdim),
-                    ref_reduce(v, x.shape(), m, [](auto& g) { double s = 0; for (double e : g) s += std::pow(std::abs(e), 3.0); return std::cbrt(s); }),
+                    ref_reduce(v, x.shape(), m,
+                               [](auto& g) {
+                                 double s = 0;
+                                 for (double e : g) s += std::pow(std::abs(e), 3.0);
+                                 return std::cbrt(s);
+                               }),
                     1e2 * rtol, rtol);
         if (x.numel() <= 100) {  // products of thousands of values overflow
-          check_close(kiln::prod(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_prod), 1e2 * rtol, rtol);
+          check_close(kiln::prod(x, dims, keepdim), ref_reduce(v, x.shape(), m, r_prod), 1e2 * rtol,
+                      rtol);
         }
       }
     }
@@ -316,14 +341,16 @@ TEST_CASE("long float sums are accurate and independent of the thread count", "[
   kiln::set_num_threads(2);
   kiln::Tensor<float> c2 = kiln::sum(c * 2.0f, 0);
   kiln::set_num_threads(saved);
-  check_close(c1, ref_reduce(cv, c.shape(), 1u, [](auto& g) { return 2.0 * r_sum(g); }), 1e-6, 1e-6);
+  check_close(c1, ref_reduce(cv, c.shape(), 1u, [](auto& g) { return 2.0 * r_sum(g); }), 1e-6,
+              1e-6);
   check_close(c1max, ref_reduce(cv, c.shape(), 1u, r_max), 0, 0);
   CHECK(c1max.shape() == Shape{1, 37});
   for (int j = 0; j < 37; ++j) CHECK(c1(j) == c2(j));
   // and the same over a 3-D tensor keeping the middle and last dims.
   auto c3 = kiln::rand<double>({50, 3, 20});
   check_close(kiln::mean(c3, {0}), ref_reduce(values_of(c3), c3.shape(), 1u, r_mean), 1e-12, 1e-12);
-  check_close(kiln::sum(c3.permute({1, 0, 2}), {1}), ref_reduce(values_of(c3), c3.shape(), 1u, r_sum), 1e-12, 1e-12);
+  check_close(kiln::sum(c3.permute({1, 0, 2}), {1}),
+              ref_reduce(values_of(c3), c3.shape(), 1u, r_sum), 1e-12, 1e-12);
   // Sums along a dim: rows of different lengths, split across threads.
   auto m = kiln::full<float>({3, 3'000'001}, 0.1f);
   auto rows = kiln::sum(m, 1);

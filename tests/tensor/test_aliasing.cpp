@@ -3,7 +3,6 @@
 // same result as evaluating into a fresh tensor first (torch's clone semantics), on one
 // thread and on several; destinations where elements share memory are rejected.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <vector>
 
@@ -181,7 +180,8 @@ TEST_CASE("writes into a non-overlapping part of the same buffer", "[tensor][ali
     x.slice(0, 0, n / 2).copy_(x.slice(0, n / 2, n) * 2 + 1);
     int bad = 0;
     for (int64_t i = 0; i < n / 2; ++i) bad += x.data()[i] != 2 * orig.data()[i + n / 2] + 1;
-    for (int64_t i = n / 2; i < n; ++i) bad += x.data()[i] != orig.data()[i];  // the source half stays
+    for (int64_t i = n / 2; i < n; ++i)
+      bad += x.data()[i] != orig.data()[i];  // the source half stays
     CHECK(bad == 0);
     // Two halves of a matrix, one as the transposed read of the other.
     const TF m = seq({2, 4, 4}).clone();
@@ -198,7 +198,8 @@ TEST_CASE("writing into an expanded view throws ValueError", "[tensor][aliasing]
   CHECK_THROWS_AS(wide.fill_(1), kiln::ValueError);
   CHECK_THROWS_AS(wide.relu_(), kiln::ValueError);
   CHECK_THROWS_AS(wide += 1, kiln::ValueError);
-  CHECK_THROWS_WITH(wide.copy_(seq({3, 4})), Catch::Contains("[copy_]") && Catch::Contains("[3, 4]"));
+  CHECK_THROWS_WITH(wide.copy_(seq({3, 4})),
+                    Catch::Contains("[copy_]") && Catch::Contains("[3, 4]"));
   CHECK(values(row) == std::vector<float>{0, 1, 2, 3});  // nothing was written
   // A broadcast dim of size 1 is fine to write through.
   const TF one = seq({4}).expand({1, 4});

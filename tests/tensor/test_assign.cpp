@@ -3,7 +3,6 @@
 // rebinding otherwise), copy_ through views with broadcasting and dtype conversion,
 // compound assignment, the in-place methods, and expressions that outlive their operands.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -172,7 +171,8 @@ TEST_CASE("copy_ writes through views, broadcasts and converts", "[tensor][assig
   }
 }
 
-TEST_CASE("compound assignment writes in place, with broadcast right-hand sides", "[tensor][assign]") {
+TEST_CASE("compound assignment writes in place, with broadcast right-hand sides",
+          "[tensor][assign]") {
   SECTION("whole tensors") {
     TF a = seq({2, 3});
     float* const p = a.data();
@@ -225,11 +225,13 @@ TEST_CASE("in-place methods act on the tensor's own storage", "[tensor][assign]"
       {"relu_", [](const TF& t) { t.relu_(); }, [](double x) { return x < 0 ? 0.0 : x; }},
       {"neg_", [](const TF& t) { t.neg_(); }, [](double x) { return -x; }},
       {"abs_", [](const TF& t) { t.abs_(); }, [](double x) { return std::fabs(x); }},
-      {"sigmoid_", [](const TF& t) { t.sigmoid_(); }, [](double x) { return 1 / (1 + std::exp(-x)); }},
+      {"sigmoid_", [](const TF& t) { t.sigmoid_(); },
+       [](double x) { return 1 / (1 + std::exp(-x)); }},
       {"tanh_", [](const TF& t) { t.tanh_(); }, [](double x) { return std::tanh(x); }},
       {"exp_", [](const TF& t) { t.exp_(); }, [](double x) { return std::exp(x); }},
       {"square_", [](const TF& t) { t.square_(); }, [](double x) { return x * x; }},
-      {"clamp_", [](const TF& t) { t.clamp_(-1, 0.5); }, [](double x) { return std::fmin(std::fmax(x, -1), 0.5); }},
+      {"clamp_", [](const TF& t) { t.clamp_(-1, 0.5); },
+       [](double x) { return std::fmin(std::fmax(x, -1), 0.5); }},
       {"fill_", [](const TF& t) { t.fill_(4.5f); }, [](double) { return 4.5; }},
       {"zero_", [](const TF& t) { t.zero_(); }, [](double) { return 0.0; }},
   };
@@ -239,7 +241,8 @@ TEST_CASE("in-place methods act on the tensor's own storage", "[tensor][assign]"
     float* const p = t.data();
     r.apply(t);
     CHECK(t.data() == p);
-    for (std::size_t i = 0; i < xs.size(); ++i) CHECK(t.data()[i] == Approx(r.ref(xs[i])).epsilon(1e-6).margin(1e-7));
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      CHECK(t.data()[i] == Approx(r.ref(xs[i])).epsilon(1e-6).margin(1e-7));
     // Through a stepped view: the elements in between stay.
     const TF base = fresh();
     r.apply(base.slice(0, 0, 6, 2));

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "kiln/kiln.hpp"
-
 #include "support/throws.hpp"
 
 using Catch::Matchers::Contains;

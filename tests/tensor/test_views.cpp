@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "kiln/kiln.hpp"
-
 #include "support/throws.hpp"
 
 using Catch::Matchers::Contains;

@@ -62,19 +62,19 @@ std::string str_cat(const Args&... args) {
 
 /// Throws ErrorType with the streamed message when cond is false. Always on, in every
 /// build type: user input is never checked by assert alone.
-#define KILN_CHECK(cond, ErrorType, ...)                           \
-  do {                                                            \
-    if (!(cond)) [[unlikely]]                                     \
-      throw ErrorType(::kiln::detail::str_cat(__VA_ARGS__));      \
+#define KILN_CHECK(cond, ErrorType, ...)                     \
+  do {                                                       \
+    if (!(cond)) [[unlikely]]                                \
+      throw ErrorType(::kiln::detail::str_cat(__VA_ARGS__)); \
   } while (0)
 
 /// Internal invariant, checked in debug builds only.
 #ifndef NDEBUG
-#define KILN_ASSERT(cond)                                                                    \
-  do {                                                                                       \
-    if (!(cond))                                                                             \
-      throw ::kiln::Error(::kiln::detail::str_cat("kiln internal error: ", #cond, " at ",    \
-                                                  __FILE__, ":", __LINE__));                 \
+#define KILN_ASSERT(cond)                                                                 \
+  do {                                                                                    \
+    if (!(cond))                                                                          \
+      throw ::kiln::Error(::kiln::detail::str_cat("kiln internal error: ", #cond, " at ", \
+                                                  __FILE__, ":", __LINE__));              \
   } while (0)
 #else
 #define KILN_ASSERT(cond) ((void)0)

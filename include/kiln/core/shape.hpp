@@ -116,8 +116,9 @@ inline bool is_contiguous_layout(const Shape& s, const Strides& st) {
 /// Wraps a possibly negative dim into [0, ndim); throws IndexError naming the op.
 inline int wrap_dim(int64_t dim, int ndim, const char* op) {
   const int64_t lo = ndim == 0 ? -1 : -ndim, hi = ndim == 0 ? 0 : ndim - 1;
-  KILN_CHECK(dim >= lo && dim <= hi, IndexError, "[", op, "] dimension out of range (expected to be in [",
-             lo, ", ", hi, "], but got ", dim, ")");
+  KILN_CHECK(dim >= lo && dim <= hi, IndexError, "[", op,
+             "] dimension out of range (expected to be in [", lo, ", ", hi, "], but got ", dim,
+             ")");
   return static_cast<int>(dim < 0 ? dim + std::max(ndim, 1) : dim);
 }
 

@@ -14,7 +14,8 @@ namespace kiln::expr {
 /// Whether the root of E takes the packet path (every node vectorisable, one lane type,
 /// and the result is of that lane type, not a comparison mask).
 template <class E>
-inline constexpr bool root_packet_v = E::packet_ok && std::is_same_v<value_t<E>, typename E::lane_type>;
+inline constexpr bool root_packet_v =
+    E::packet_ok&& std::is_same_v<value_t<E>, typename E::lane_type>;
 
 /// Drops size-1 dims and merges adjacent dims that every operand walks as one
 /// (stride[outer] == stride[inner] * extent[inner] for all). `strides` holds each

@@ -13,9 +13,9 @@ namespace kiln::expr {
 
 /// A plain number usable as an operand: `a * 2`, `0.5f + a`.
 template <class S>
-concept Scalar = (std::is_arithmetic_v<std::remove_cvref_t<S>> || std::is_same_v<std::remove_cvref_t<S>, half> ||
-                  std::is_same_v<std::remove_cvref_t<S>, bfloat16>) &&
-                 !Expr<S>;
+concept Scalar = (std::is_arithmetic_v<std::remove_cvref_t<S>> ||
+                  std::is_same_v<std::remove_cvref_t<S>, half> ||
+                  std::is_same_v<std::remove_cvref_t<S>, bfloat16>)&&!Expr<S>;
 
 template <class E>
 using node_t = std::remove_cvref_t<E>;
@@ -40,7 +40,7 @@ template <class Op, class T>
 using compute_t = std::conditional_t<int_to_float_v<Op> && !is_floating_v<T>, float, T>;
 
 template <class Op, class E>
-  requires Expr<E>
+requires Expr<E>
 auto make_unary(Op op, E&& e) {
   static_assert(UnaryFunctor<Op>, "kiln: not a unary functor (see Note [Functor contract])");
   using C = compute_t<Op, value_t<E>>;
@@ -51,14 +51,15 @@ auto make_unary(Op op, E&& e) {
 template <class A, class B>
 constexpr void check_same_dtype_and_device() {
   static_assert(std::is_same_v<value_t<A>, value_t<B>>,
-                "kiln: operands have different dtypes; cast one explicitly with kiln::cast<T>(e) or .to<T>()");
+                "kiln: operands have different dtypes; cast one explicitly with kiln::cast<T>(e) "
+                "or .to<T>()");
   static_assert(std::is_same_v<device_t<A>, device_t<B>>,
-                "kiln: operands live on different devices; move one with .to<kiln::CPU>() or .to<kiln::CUDA>()");
+                "kiln: operands live on different devices; move one with .to<kiln::CPU>() or "
+                ".to<kiln::CUDA>()");
 }
 
 template <class Op, class A, class B>
-  requires(Expr<A> && Expr<B>)
-auto make_binary(Op op, A&& a, B&& b) {
+requires(Expr<A>&& Expr<B>) auto make_binary(Op op, A&& a, B&& b) {
   static_assert(BinaryFunctor<Op>, "kiln: not a binary functor (see Note [Functor contract])");
   check_same_dtype_and_device<A, B>();
   using C = compute_t<Op, value_t<A>>;
@@ -70,16 +71,16 @@ auto make_binary(Op op, A&& a, B&& b) {
 /// Tensor-scalar: the scalar only changes the dtype when its category is higher
 /// (int tensor * 0.5 is float), as in PyTorch.
 template <class Op, class A, class S>
-  requires(Expr<A> && Scalar<S>)
-auto make_binary(Op op, A&& a, S s) {
+requires(Expr<A>&& Scalar<S>) auto make_binary(Op op, A&& a, S s) {
   using R = scalar_result_t<value_t<A>, std::remove_cvref_t<S>>;
-  return make_binary(op, as_dtype<R>(std::forward<A>(a)), ScalarNode<R, device_t<A>>(static_cast<R>(s)));
+  return make_binary(op, as_dtype<R>(std::forward<A>(a)),
+                     ScalarNode<R, device_t<A>>(static_cast<R>(s)));
 }
 template <class Op, class S, class B>
-  requires(Scalar<S> && Expr<B>)
-auto make_binary(Op op, S s, B&& b) {
+requires(Scalar<S>&& Expr<B>) auto make_binary(Op op, S s, B&& b) {
   using R = scalar_result_t<value_t<B>, std::remove_cvref_t<S>>;
-  return make_binary(op, ScalarNode<R, device_t<B>>(static_cast<R>(s)), as_dtype<R>(std::forward<B>(b)));
+  return make_binary(op, ScalarNode<R, device_t<B>>(static_cast<R>(s)),
+                     as_dtype<R>(std::forward<B>(b)));
 }
 
 }  // namespace kiln::expr

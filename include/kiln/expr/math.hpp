@@ -16,25 +16,38 @@
 
 namespace kiln::math {
 
-/// A constant of the functor's operand type: T(v) for scalars, a broadcast for packets.
+namespace detail {
 template <class T>
-KILN_HD KILN_INLINE T lit(double v) {
-#if KILN_SIMD
-  if constexpr (simd::is_vec_v<T>) {
-    return simd::splat<scalar_of_t<T>>(static_cast<scalar_of_t<T>>(v));
-  } else
-#endif
+KILN_HD KILN_INLINE T lit_scalar(double v) {
   if constexpr (std::is_same_v<T, bool>) {
     return v != 0;
   } else if constexpr (std::is_integral_v<T>) {
     // Saturate: converting an out-of-range double (clamp's ±inf bounds) is undefined.
     if (!(v == v)) return T(0);
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
     return static_cast<T>(v);
   } else {
     return static_cast<T>(v);
   }
+}
+}  // namespace detail
+
+/// A constant of the functor's operand type: T(v) for scalars (saturated for integers),
+/// a broadcast for packets.
+template <class T>
+KILN_HD KILN_INLINE T lit(double v) {
+#if KILN_SIMD
+  if constexpr (simd::is_vec_v<T>) {
+    return simd::splat<scalar_of_t<T>>(static_cast<scalar_of_t<T>>(v));
+  } else {
+    return detail::lit_scalar<T>(v);
+  }
+#else
+  return detail::lit_scalar<T>(v);
+#endif
 }
 
 /// `c ? a : b`, lane-wise for packets (c is then a comparison mask).
@@ -64,24 +77,24 @@ inline constexpr bool is_reduced_float_v = std::is_same_v<T, half> || std::is_sa
 }
 
 // One scalar template per libm function; half/bfloat16 round-trip through float.
-#define KILN_MATH_SCALAR_UNARY(name)                                                \
-  template <class T>                                                                \
-  KILN_HD KILN_INLINE T name(T x) {                                                 \
-    if constexpr (std::is_same_v<T, double>)                                        \
-      return ::name(x);                                                             \
-    else if constexpr (std::is_same_v<T, float>)                                    \
-      return ::name##f(x);                                                          \
-    else                                                                            \
-      return static_cast<T>(::name##f(static_cast<float>(x)));                      \
+#define KILN_MATH_SCALAR_UNARY(name)                           \
+  template <class T>                                           \
+  KILN_HD KILN_INLINE T name(T x) {                            \
+    if constexpr (std::is_same_v<T, double>)                   \
+      return ::name(x);                                        \
+    else if constexpr (std::is_same_v<T, float>)               \
+      return ::name##f(x);                                     \
+    else                                                       \
+      return static_cast<T>(::name##f(static_cast<float>(x))); \
   }
-#define KILN_MATH_SCALAR_BINARY(name)                                               \
-  template <class T>                                                                \
-  KILN_HD KILN_INLINE T name(T x, T y) {                                            \
-    if constexpr (std::is_same_v<T, double>)                                        \
-      return ::name(x, y);                                                          \
-    else if constexpr (std::is_same_v<T, float>)                                    \
-      return ::name##f(x, y);                                                       \
-    else                                                                            \
+#define KILN_MATH_SCALAR_BINARY(name)                                                 \
+  template <class T>                                                                  \
+  KILN_HD KILN_INLINE T name(T x, T y) {                                              \
+    if constexpr (std::is_same_v<T, double>)                                          \
+      return ::name(x, y);                                                            \
+    else if constexpr (std::is_same_v<T, float>)                                      \
+      return ::name##f(x, y);                                                         \
+    else                                                                              \
       return static_cast<T>(::name##f(static_cast<float>(x), static_cast<float>(y))); \
   }
 
@@ -102,18 +115,18 @@ inline constexpr bool is_reduced_float_v = std::is_same_v<T, half> || std::is_sa
 // symbols (asm labels), taking kiln's packet types, which have the same registers and
 // calling convention as __m512 & co. So sleef.h/immintrin.h are never parsed, and a
 // user file that includes them too sees no conflicting declaration.
-#define KILN_MATH_PACKET_UNARY(name, sleef, acc)                                        \
-  simd::vf kiln_vm_##name##_f(simd::vf) noexcept              \
-      __asm__(KILN_STR(KILN_SLEEF_F(sleef, acc))) __attribute__((const));                                   \
-  simd::vd kiln_vm_##name##_d(simd::vd) noexcept              \
-      __asm__(KILN_STR(KILN_SLEEF_D(sleef, acc))) __attribute__((const));                                   \
-  KILN_INLINE simd::vf name(simd::vf x) { return kiln_vm_##name##_f(x); }            \
+#define KILN_MATH_PACKET_UNARY(name, sleef, acc)                                             \
+  simd::vf kiln_vm_##name##_f(simd::vf) noexcept __asm__(KILN_STR(KILN_SLEEF_F(sleef, acc))) \
+      __attribute__((const));                                                                \
+  simd::vd kiln_vm_##name##_d(simd::vd) noexcept __asm__(KILN_STR(KILN_SLEEF_D(sleef, acc))) \
+      __attribute__((const));                                                                \
+  KILN_INLINE simd::vf name(simd::vf x) { return kiln_vm_##name##_f(x); }                    \
   KILN_INLINE simd::vd name(simd::vd x) { return kiln_vm_##name##_d(x); }
-#define KILN_MATH_PACKET_BINARY(name, sleef, acc)                                       \
-  simd::vf kiln_vm_##name##_f(simd::vf, simd::vf) noexcept    \
-      __asm__(KILN_STR(KILN_SLEEF_F(sleef, acc))) __attribute__((const));                                   \
-  simd::vd kiln_vm_##name##_d(simd::vd, simd::vd) noexcept    \
-      __asm__(KILN_STR(KILN_SLEEF_D(sleef, acc))) __attribute__((const));                                   \
+#define KILN_MATH_PACKET_BINARY(name, sleef, acc)                                        \
+  simd::vf kiln_vm_##name##_f(simd::vf, simd::vf) noexcept __asm__(                      \
+      KILN_STR(KILN_SLEEF_F(sleef, acc))) __attribute__((const));                        \
+  simd::vd kiln_vm_##name##_d(simd::vd, simd::vd) noexcept __asm__(                      \
+      KILN_STR(KILN_SLEEF_D(sleef, acc))) __attribute__((const));                        \
   KILN_INLINE simd::vf name(simd::vf x, simd::vf y) { return kiln_vm_##name##_f(x, y); } \
   KILN_INLINE simd::vd name(simd::vd x, simd::vd y) { return kiln_vm_##name##_d(x, y); }
 #else
@@ -143,12 +156,12 @@ inline constexpr bool is_reduced_float_v = std::is_same_v<T, half> || std::is_sa
 #define KILN_MVEC_F(fn) _ZGVbN4v_##fn##f
 #define KILN_MVEC_D(fn) _ZGVbN2v_##fn
 #endif
-#define KILN_MATH_PACKET_UNARY_MVEC(name)                                               \
-  simd::vf kiln_vm_##name##_f(simd::vf) noexcept              \
-      __asm__(KILN_STR(KILN_MVEC_F(name))) __attribute__((const));                                          \
-  simd::vd kiln_vm_##name##_d(simd::vd) noexcept              \
-      __asm__(KILN_STR(KILN_MVEC_D(name))) __attribute__((const));                                          \
-  KILN_INLINE simd::vf name(simd::vf x) { return kiln_vm_##name##_f(x); }            \
+#define KILN_MATH_PACKET_UNARY_MVEC(name)                                             \
+  simd::vf kiln_vm_##name##_f(simd::vf) noexcept __asm__(KILN_STR(KILN_MVEC_F(name))) \
+      __attribute__((const));                                                         \
+  simd::vd kiln_vm_##name##_d(simd::vd) noexcept __asm__(KILN_STR(KILN_MVEC_D(name))) \
+      __attribute__((const));                                                         \
+  KILN_INLINE simd::vf name(simd::vf x) { return kiln_vm_##name##_f(x); }             \
   KILN_INLINE simd::vd name(simd::vd x) { return kiln_vm_##name##_d(x); }
 #else
 #define KILN_LIBMVEC 0
@@ -221,7 +234,7 @@ KILN_MATH_PACKET_UNARY(abs, fabs, )
 
 // Integer arithmetic wraps (as in PyTorch) instead of being undefined on overflow.
 namespace detail {
-template <class T, bool = std::is_integral_v<T> && std::is_signed_v<T> && (sizeof(T) >= 4)>
+template <class T, bool = std::is_integral_v<T>&& std::is_signed_v<T> && (sizeof(T) >= 4)>
 struct wrap {
   using type = T;
 };
@@ -235,8 +248,10 @@ using wrap_t = typename detail::wrap<T>::type;
 
 template <class T>
 KILN_HD KILN_INLINE T add(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) return a || b;
-  else return static_cast<T>(static_cast<wrap_t<T>>(a) + static_cast<wrap_t<T>>(b));
+  if constexpr (std::is_same_v<T, bool>)
+    return a || b;
+  else
+    return static_cast<T>(static_cast<wrap_t<T>>(a) + static_cast<wrap_t<T>>(b));
 }
 template <class T>
 KILN_HD KILN_INLINE T sub(T a, T b) {
@@ -244,8 +259,10 @@ KILN_HD KILN_INLINE T sub(T a, T b) {
 }
 template <class T>
 KILN_HD KILN_INLINE T mul(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) return a && b;
-  else return static_cast<T>(static_cast<wrap_t<T>>(a) * static_cast<wrap_t<T>>(b));
+  if constexpr (std::is_same_v<T, bool>)
+    return a && b;
+  else
+    return static_cast<T>(static_cast<wrap_t<T>>(a) * static_cast<wrap_t<T>>(b));
 }
 template <class T>
 KILN_HD KILN_INLINE T neg(T x) {

@@ -90,8 +90,10 @@ struct LeafPlan {
       const int64_t s = st[nd - 1];
       if (s == 0) return simd::splat<T>(row[0]);
       if (s == 1) {
-        if constexpr (Full) return simd::loadu(row + i);
-        else return simd::load_partial(row + i, n);
+        if constexpr (Full)
+          return simd::loadu(row + i);
+        else
+          return simd::load_partial(row + i, n);
       }
       // Any other stride: gather, so strided operands still get the packet math (and
       // the same results as contiguous ones).
@@ -100,8 +102,10 @@ struct LeafPlan {
       for (int k = 0; k < m; ++k) buf[k] = row[(i + k) * s];
       return simd::loadu(buf);
     } else {
-      if constexpr (Full) return simd::loadu(base + i);
-      else return simd::load_partial(base + i, n);
+      if constexpr (Full)
+        return simd::loadu(base + i);
+      else
+        return simd::load_partial(base + i, n);
     }
   }
 #endif
@@ -113,10 +117,14 @@ struct ScalarPlan {
   KILN_HD void set_row(const int64_t*) {}
   KILN_HD bool row_packetable() const { return true; }
   template <bool Row>
-  KILN_HD KILN_INLINE T eval(int64_t) const { return v; }
+  KILN_HD KILN_INLINE T eval(int64_t) const {
+    return v;
+  }
 #if KILN_SIMD
   template <bool Row, bool Full>
-  KILN_INLINE auto packet(int64_t, int) const { return simd::splat<T>(v); }
+  KILN_INLINE auto packet(int64_t, int) const {
+    return simd::splat<T>(v);
+  }
 #endif
 };
 
@@ -195,7 +203,8 @@ struct TernaryPlan {
   }
   template <bool Row>
   KILN_HD KILN_INLINE R eval(int64_t i) const {
-    return detail::from_opmath<R>(op(c.template eval<Row>(i), detail::to_opmath(a.template eval<Row>(i)),
+    return detail::from_opmath<R>(op(c.template eval<Row>(i),
+                                     detail::to_opmath(a.template eval<Row>(i)),
                                      detail::to_opmath(b.template eval<Row>(i))));
   }
 #if KILN_SIMD
@@ -279,8 +288,8 @@ class UnaryNode : public ExprBase {
   using value_type = functor_result_t<Op, operand_type>;
   using device_type = device_t<E>;
   using lane_type = typename E::lane_type;
-  static constexpr bool packet_ok = E::packet_ok && is_vectorizable_v<Op> &&
-                                    std::is_same_v<operand_type, lane_type>;
+  static constexpr bool packet_ok =
+      E::packet_ok && is_vectorizable_v<Op> && std::is_same_v<operand_type, lane_type>;
 
   UnaryNode(Op op, E e) : op_(op), e_(std::move(e)) {}
   const Shape& shape() const { return e_.shape(); }
@@ -308,13 +317,16 @@ class BinaryNode : public ExprBase {
   using value_type = functor_result_t<Op, operand_type>;
   using device_type = device_t<A>;
   using lane_type = typename A::lane_type;
-  static constexpr bool packet_ok =
-      A::packet_ok && B::packet_ok && is_vectorizable_v<Op> &&
-      std::is_same_v<typename A::lane_type, typename B::lane_type> &&
-      std::is_same_v<value_t<A>, lane_type> && std::is_same_v<value_t<B>, lane_type>;
+  static constexpr bool packet_ok = A::packet_ok && B::packet_ok && is_vectorizable_v<Op> &&
+                                    std::is_same_v<typename A::lane_type, typename B::lane_type> &&
+                                    std::is_same_v<value_t<A>, lane_type> &&
+                                    std::is_same_v<value_t<B>, lane_type>;
 
   BinaryNode(Op op, A a, B b)
-      : op_(op), a_(std::move(a)), b_(std::move(b)), shape_(broadcast_shapes(a_.shape(), b_.shape(), Op::name)) {}
+      : op_(op),
+        a_(std::move(a)),
+        b_(std::move(b)),
+        shape_(broadcast_shapes(a_.shape(), b_.shape(), Op::name)) {}
   const Shape& shape() const { return shape_; }
   bool leaves_contiguous(const Shape& s) const {
     return a_.leaves_contiguous(s) && b_.leaves_contiguous(s);
@@ -347,7 +359,8 @@ class TernaryNode : public ExprBase {
   using device_type = device_t<A>;
   using lane_type = typename A::lane_type;
   static constexpr bool packet_ok =
-      C::packet_ok && A::packet_ok && B::packet_ok && std::is_same_v<typename C::lane_type, lane_type> &&
+      C::packet_ok && A::packet_ok && B::packet_ok &&
+      std::is_same_v<typename C::lane_type, lane_type> &&
       std::is_same_v<typename B::lane_type, lane_type> && std::is_same_v<value_t<A>, lane_type> &&
       std::is_same_v<value_t<B>, lane_type> && std::is_same_v<value_t<C>, bool>;
 
@@ -356,7 +369,8 @@ class TernaryNode : public ExprBase {
         c_(std::move(c)),
         a_(std::move(a)),
         b_(std::move(b)),
-        shape_(broadcast_shapes(broadcast_shapes(c_.shape(), a_.shape(), Op::name), b_.shape(), Op::name)) {}
+        shape_(broadcast_shapes(broadcast_shapes(c_.shape(), a_.shape(), Op::name), b_.shape(),
+                                Op::name)) {}
   const Shape& shape() const { return shape_; }
   bool leaves_contiguous(const Shape& s) const {
     return c_.leaves_contiguous(s) && a_.leaves_contiguous(s) && b_.leaves_contiguous(s);

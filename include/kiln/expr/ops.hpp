@@ -16,25 +16,24 @@ namespace kiln {
 
 /// Lazy elementwise conversion to dtype U.
 template <class U, class E>
-  requires expr::Expr<E>
-auto cast(E&& e) {
-  return expr::as_dtype<U>(std::forward<E>(e));
-}
+requires expr::Expr<E>
+auto cast(E&& e) { return expr::as_dtype<U>(std::forward<E>(e)); }
 
-#define KILN_UNARY_OP(name, Functor)                                                            \
+#define KILN_UNARY_OP(name, Functor)                                                               \
   static_assert(::kiln::expr::UnaryFunctor<::kiln::expr::op::Functor>, #Functor " is incomplete"); \
-  template <class E>                                                                            \
-    requires ::kiln::expr::Expr<E>                                                              \
-  auto name(E&& e) {                                                                            \
-    return ::kiln::expr::make_unary(::kiln::expr::op::Functor{}, std::forward<E>(e));           \
+  template <class E>                                                                               \
+  requires ::kiln::expr::Expr<E>                                                                   \
+  auto name(E&& e) {                                                                               \
+    return ::kiln::expr::make_unary(::kiln::expr::op::Functor{}, std::forward<E>(e));              \
   }
 
-#define KILN_BINARY_OP(name, Functor)                                                             \
-  static_assert(::kiln::expr::BinaryFunctor<::kiln::expr::op::Functor>, #Functor " is incomplete"); \
-  template <class A, class B>                                                                     \
-    requires(::kiln::expr::Expr<A> || ::kiln::expr::Expr<B>)                                      \
-  auto name(A&& a, B&& b) {                                                                       \
-    return ::kiln::expr::make_binary(::kiln::expr::op::Functor{}, std::forward<A>(a), std::forward<B>(b)); \
+#define KILN_BINARY_OP(name, Functor)                                                 \
+  static_assert(::kiln::expr::BinaryFunctor<::kiln::expr::op::Functor>,               \
+                #Functor " is incomplete");                                           \
+  template <class A, class B>                                                         \
+  requires(::kiln::expr::Expr<A> || ::kiln::expr::Expr<B>) auto name(A&& a, B&& b) {  \
+    return ::kiln::expr::make_binary(::kiln::expr::op::Functor{}, std::forward<A>(a), \
+                                     std::forward<B>(b));                             \
   }
 
 KILN_UNARY_OP(neg, Neg)
@@ -94,81 +93,85 @@ KILN_BINARY_OP(logical_xor, LogicalXor)
 
 // ---- ops with parameters ---------------------------------------------------------------------
 template <class E>
-  requires expr::Expr<E>
+requires expr::Expr<E>
 auto leaky_relu(E&& e, double negative_slope = 0.01) {
   return expr::make_unary(expr::op::LeakyRelu{negative_slope}, std::forward<E>(e));
 }
 template <class E>
-  requires expr::Expr<E>
+requires expr::Expr<E>
 auto elu(E&& e, double alpha = 1.0) {
   return expr::make_unary(expr::op::Elu{alpha}, std::forward<E>(e));
 }
 template <class E>
-  requires expr::Expr<E>
+requires expr::Expr<E>
 auto softplus(E&& e, double beta = 1.0, double threshold = 20.0) {
   return expr::make_unary(expr::op::Softplus{beta, threshold}, std::forward<E>(e));
 }
 /// a ** b elementwise for two expressions.
 template <class A, class B>
-  requires(expr::Expr<A> && expr::Expr<B>)
-auto pow(A&& a, B&& b) {
+requires(expr::Expr<A>&& expr::Expr<B>) auto pow(A&& a, B&& b) {
   return expr::make_binary(expr::op::Pow{}, std::forward<A>(a), std::forward<B>(b));
 }
 /// x ** exponent for a number exponent (torch.pow(tensor, number)).
 template <class E, class S>
-  requires(expr::Expr<E> && expr::Scalar<S>)
-auto pow(E&& e, S exponent) {
+requires(expr::Expr<E>&& expr::Scalar<S>) auto pow(E&& e, S exponent) {
   return expr::make_unary(expr::op::PowScalar{static_cast<double>(exponent)}, std::forward<E>(e));
 }
 /// Clamps into [lo, hi]; NaN stays NaN.
 template <class E>
-  requires expr::Expr<E>
+requires expr::Expr<E>
 auto clamp(E&& e, double lo, double hi) {
   return expr::make_unary(expr::op::Clamp{lo, hi}, std::forward<E>(e));
 }
 template <class E>
-  requires expr::Expr<E>
+requires expr::Expr<E>
 auto clamp_min(E&& e, double lo) {
-  return expr::make_unary(expr::op::Clamp{lo, std::numeric_limits<double>::infinity()}, std::forward<E>(e));
+  return expr::make_unary(expr::op::Clamp{lo, std::numeric_limits<double>::infinity()},
+                          std::forward<E>(e));
 }
 template <class E>
-  requires expr::Expr<E>
+requires expr::Expr<E>
 auto clamp_max(E&& e, double hi) {
-  return expr::make_unary(expr::op::Clamp{-std::numeric_limits<double>::infinity(), hi}, std::forward<E>(e));
+  return expr::make_unary(expr::op::Clamp{-std::numeric_limits<double>::infinity(), hi},
+                          std::forward<E>(e));
 }
 
 /// where(cond, a, b) with broadcasting; a and/or b may be numbers (then of the other
 /// operand's dtype, or float when both are numbers).
 template <class C, class A, class B>
-  requires(expr::Expr<C> && (expr::Expr<A> || expr::Scalar<A>) && (expr::Expr<B> || expr::Scalar<B>))
-auto where(C&& cond, A&& a, B&& b) {
-  static_assert(std::is_same_v<expr::value_t<C>, bool>, "kiln::where: the condition must be a bool expression");
+requires(expr::Expr<C> &&
+         (expr::Expr<A> || expr::Scalar<A>)&&(expr::Expr<B> ||
+                                              expr::Scalar<B>)) auto where(C&& cond, A&& a, B&& b) {
+  static_assert(std::is_same_v<expr::value_t<C>, bool>,
+                "kiln::where: the condition must be a bool expression");
   using D = expr::device_t<C>;
   if constexpr (!expr::Expr<A> && !expr::Expr<B>) {
     return where(std::forward<C>(cond), expr::ScalarNode<float, D>(static_cast<float>(a)),
                  expr::ScalarNode<float, D>(static_cast<float>(b)));
   } else if constexpr (!expr::Expr<A>) {
     using T = expr::value_t<B>;
-    return where(std::forward<C>(cond), expr::ScalarNode<T, D>(static_cast<T>(a)), std::forward<B>(b));
+    return where(std::forward<C>(cond), expr::ScalarNode<T, D>(static_cast<T>(a)),
+                 std::forward<B>(b));
   } else if constexpr (!expr::Expr<B>) {
     using T = expr::value_t<A>;
-    return where(std::forward<C>(cond), std::forward<A>(a), expr::ScalarNode<T, D>(static_cast<T>(b)));
+    return where(std::forward<C>(cond), std::forward<A>(a),
+                 expr::ScalarNode<T, D>(static_cast<T>(b)));
   } else {
     expr::check_same_dtype_and_device<A, B>();
     static_assert(std::is_same_v<expr::device_t<C>, expr::device_t<A>>,
                   "kiln::where: the condition lives on another device");
     return expr::TernaryNode<expr::op::Where, expr::node_t<C>, expr::node_t<A>, expr::node_t<B>>(
-        expr::op::Where{}, expr::node_t<C>(std::forward<C>(cond)), expr::node_t<A>(std::forward<A>(a)),
-        expr::node_t<B>(std::forward<B>(b)));
+        expr::op::Where{}, expr::node_t<C>(std::forward<C>(cond)),
+        expr::node_t<A>(std::forward<A>(a)), expr::node_t<B>(std::forward<B>(b)));
   }
 }
 
 // ---- operators ----------------------------------------------------------------------------------
-#define KILN_BINARY_OPERATOR(sym, Functor)                                   \
-  template <class A, class B>                                                \
-    requires((expr::Expr<A> && (expr::Expr<B> || expr::Scalar<B>)) ||        \
-             (expr::Scalar<A> && expr::Expr<B>))                             \
-  auto operator sym(A&& a, B&& b) {                                          \
+#define KILN_BINARY_OPERATOR(sym, Functor)                                                 \
+  template <class A, class B>                                                              \
+  requires((expr::Expr<A> && (expr::Expr<B> || expr::Scalar<B>)) ||                        \
+           (expr::Scalar<A> && expr::Expr<B>)) auto                                        \
+  operator sym(A&& a, B&& b) {                                                             \
     return expr::make_binary(expr::op::Functor{}, std::forward<A>(a), std::forward<B>(b)); \
   }
 KILN_BINARY_OPERATOR(+, Add)
@@ -186,15 +189,10 @@ KILN_BINARY_OPERATOR(||, LogicalOr)
 #undef KILN_BINARY_OPERATOR
 
 template <class E>
-  requires expr::Expr<E>
-auto operator-(E&& e) {
-  return neg(std::forward<E>(e));
-}
+requires expr::Expr<E>
+auto operator-(E&& e) { return neg(std::forward<E>(e)); }
 template <class E>
-  requires expr::Expr<E>
-auto operator!(E&& e) {
-  return logical_not(std::forward<E>(e));
-}
-
+requires expr::Expr<E>
+auto operator!(E&& e) { return logical_not(std::forward<E>(e)); }
 
 }  // namespace kiln

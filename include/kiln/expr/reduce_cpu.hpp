@@ -49,12 +49,13 @@ struct Cascade {
 /// as reduced.
 struct ReduceLayout {
   Layout layout;
-  int n_kept = 0;       // leading iteration dims that index the output
-  int64_t n_out = 1;    // outputs
-  int64_t n_red = 1;    // elements reduced into each output
+  int n_kept = 0;     // leading iteration dims that index the output
+  int64_t n_out = 1;  // outputs
+  int64_t n_red = 1;  // elements reduced into each output
 };
 
-inline ReduceLayout make_reduce_layout(const Shape& shape, uint32_t mask, const std::vector<Strides>& strides) {
+inline ReduceLayout make_reduce_layout(const Shape& shape, uint32_t mask,
+                                       const std::vector<Strides>& strides) {
   ReduceLayout r;
   Layout& l = r.layout;
   l.out_shape = shape;
@@ -169,8 +170,8 @@ A lse_run(const P& p, int64_t j0, int64_t j1) {
 inline constexpr int64_t kColumnBlock = 128;
 
 template <class A, bool PacketCapable, class RF, class O, class P, class Fin>
-void reduce_columns(const P& plan, const Layout& lc, int n_outer, int64_t n_out, int64_t n_red, O* out, RF rf,
-                    Fin fin) {
+void reduce_columns(const P& plan, const Layout& lc, int n_outer, int64_t n_out, int64_t n_red,
+                    O* out, RF rf, Fin fin) {
   const int nd = lc.nd;
   const int64_t K = lc.extent[nd - 1];
   const int64_t n_rows_out = n_out / K;
@@ -219,7 +220,8 @@ void reduce_columns(const P& plan, const Layout& lc, int n_outer, int64_t n_out,
     for (int64_t o = b; o < end; ++o) {
       const int64_t orow = o / K, j = o % K;
       Cascade<A, RF> c(rf);
-      for (int64_t k = 0; k < nb; ++k) c.push(partial[static_cast<std::size_t>((orow * nb + k) * K + j)]);
+      for (int64_t k = 0; k < nb; ++k)
+        c.push(partial[static_cast<std::size_t>((orow * nb + k) * K + j)]);
       out[o] = fin(c.result(), n_red);
     }
   });
@@ -231,7 +233,9 @@ template <class A, class RF, class O, class E, class Fin>
 void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
   const Shape& shape = e.shape();
   std::vector<Strides> strides;
-  e.for_each_leaf([&](const auto& leaf) { strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape)); });
+  e.for_each_leaf([&](const auto& leaf) {
+    strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape));
+  });
   const ReduceLayout rl = make_reduce_layout(shape, mask, strides);
   const Layout& l = rl.layout;
   const int nd = l.nd;
@@ -267,7 +271,8 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
       const int64_t j1 = std::min(inner, j + (r1 - r0));
       if constexpr (std::is_same_v<RF, op::LogSumExpReduce>) {
         if constexpr (root_packet_v<E>) {
-          acc = rf(acc, packets ? detail::lse_run<true, true, A>(p, j, j1) : detail::lse_run<true, false, A>(p, j, j1));
+          acc = rf(acc, packets ? detail::lse_run<true, true, A>(p, j, j1)
+                                : detail::lse_run<true, false, A>(p, j, j1));
         } else {
           acc = rf(acc, detail::lse_run<true, false, A>(p, j, j1));
         }
@@ -302,7 +307,8 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
     const int64_t st = l.src[nd - 1] < 0 ? 0 : bs[l.src[nd - 1]];
     rows_contiguous = rows_contiguous && (st == 0 || st == 1);
   });
-  if (rl.n_kept >= 1 && n_red > 1 && l.extent[rl.n_kept - 1] >= 16 && (!rows_contiguous || inner < 16)) {
+  if (rl.n_kept >= 1 && n_red > 1 && l.extent[rl.n_kept - 1] >= 16 &&
+      (!rows_contiguous || inner < 16)) {
     Layout lc = l;
     const int last_kept = rl.n_kept - 1;
     for (int k = last_kept; k + 1 < nd; ++k) {
@@ -325,10 +331,12 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
   }
   const int64_t nb = (n_red + kReduceBlock - 1) / kReduceBlock;
   if (nb == 1) {
-    parallel_for(n_out, std::max<int64_t>(1, kParallelGrain / n_red), 1, [&](int64_t b, int64_t end) {
-      auto p = plan;
-      for (int64_t o = b; o < end; ++o) out[o] = fin(reduce_range(p, o, 0, n_red), n_red);
-    });
+    parallel_for(n_out, std::max<int64_t>(1, kParallelGrain / n_red), 1,
+                 [&](int64_t b, int64_t end) {
+                   auto p = plan;
+                   for (int64_t o = b; o < end; ++o)
+                     out[o] = fin(reduce_range(p, o, 0, n_red), n_red);
+                 });
     return;
   }
   // Several blocks per output: reduce blocks in parallel, then cascade each output's
@@ -338,7 +346,8 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
     auto p = plan;
     for (int64_t item = b; item < end; ++item) {
       const int64_t o = item / nb, blk = item % nb;
-      partial[item] = reduce_range(p, o, blk * kReduceBlock, std::min(n_red, (blk + 1) * kReduceBlock));
+      partial[item] =
+          reduce_range(p, o, blk * kReduceBlock, std::min(n_red, (blk + 1) * kReduceBlock));
     }
   });
   parallel_for(n_out, std::max<int64_t>(1, 4096 / nb), 1, [&](int64_t b, int64_t end) {
@@ -356,7 +365,9 @@ template <bool Max, class E>
 void arg_reduce_cpu(const E& e, uint32_t mask, int64_t* out) {
   const Shape& shape = e.shape();
   std::vector<Strides> strides;
-  e.for_each_leaf([&](const auto& leaf) { strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape)); });
+  e.for_each_leaf([&](const auto& leaf) {
+    strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape));
+  });
   const ReduceLayout rl = make_reduce_layout(shape, mask, strides);
   const Layout& l = rl.layout;
   const int nd = l.nd;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // SIMD packets for the CPU evaluator: GCC/Clang vector extensions for arithmetic,
 // SLEEF/libmvec for transcendental functions (declared in math.hpp without their
-// headers, which would add ~50k lines of intrinsics to every user file). The width follows the target flags of the
-// translation unit (AVX-512: 64 bytes, AVX: 32, otherwise 16).
+// headers, which would add ~50k lines of intrinsics to every user file). The width follows the
+// target flags of the translation unit (AVX-512: 64 bytes, AVX: 32, otherwise 16).
 #pragma once
 
 #include "kiln/core/config.hpp"

@@ -23,8 +23,8 @@ inline uint32_t reduce_mask(const Dims& dims, int ndim, const char* op) {
   for (int64_t d : dims) {
     const int w = wrap_dim(d, ndim, op);
     if (ndim == 0) continue;
-    KILN_CHECK(!(mask >> w & 1u), ValueError, "[", op, "] dim ", w, " appears multiple times in the list of dims ",
-               dims);
+    KILN_CHECK(!(mask >> w & 1u), ValueError, "[", op, "] dim ", w,
+               " appears multiple times in the list of dims ", dims);
     mask |= 1u << w;
   }
   return mask;
@@ -49,8 +49,9 @@ inline int64_t reduced_count(const Shape& s, uint32_t mask) {
 /// Runs reduction RF with accumulator A over `mask`, producing dtype O via fin(acc, n).
 template <class RF, class A, class O, class E, class Fin>
 Tensor<O, expr::device_t<E>> reduce(const E& e, uint32_t mask, bool keepdim, Fin fin) {
-  static_assert(std::is_same_v<expr::device_t<E>, CPU>,
-                "kiln: reductions on CUDA expressions need the CUDA backend (kiln::cuda), not built yet");
+  static_assert(
+      std::is_same_v<expr::device_t<E>, CPU>,
+      "kiln: reductions on CUDA expressions need the CUDA backend (kiln::cuda), not built yet");
   Tensor<O, CPU> out(reduced_shape(e.shape(), mask, keepdim));
   expr::reduce_cpu<A>(e, mask, out.data(), RF{}, fin);
   return out;
@@ -61,8 +62,9 @@ using sum_t = std::conditional_t<std::is_integral_v<T>, int64_t, T>;
 
 template <class E>
 constexpr void require_floating(const char* /*op*/) {
-  static_assert(is_floating_v<expr::value_t<E>>,
-                "kiln: this reduction needs a floating-point expression; cast with kiln::cast<float>(e)");
+  static_assert(
+      is_floating_v<expr::value_t<E>>,
+      "kiln: this reduction needs a floating-point expression; cast with kiln::cast<float>(e)");
 }
 }  // namespace detail
 
@@ -90,8 +92,9 @@ auto mean(const E& e, const Dims& dims, bool keepdim = false) {
   detail::require_floating<E>("mean");
   using T = expr::value_t<E>;
   using A = acc_t<T>;
-  return detail::reduce<expr::op::SumReduce, A, T>(e, detail::reduce_mask(dims, e.shape().size(), "mean"), keepdim,
-                                                   [](A a, int64_t n) { return static_cast<T>(a / static_cast<A>(n)); });
+  return detail::reduce<expr::op::SumReduce, A, T>(
+      e, detail::reduce_mask(dims, e.shape().size(), "mean"), keepdim,
+      [](A a, int64_t n) { return static_cast<T>(a / static_cast<A>(n)); });
 }
 template <expr::Expr E>
 auto mean(const E& e, int64_t dim, bool keepdim = false) {
@@ -126,9 +129,10 @@ auto extremum(const E& e, const Dims& dims, bool keepdim, const char* op) {
   using T = expr::value_t<E>;
   using A = opmath_t<T>;
   const uint32_t mask = reduce_mask(dims, e.shape().size(), op);
-  KILN_CHECK(reduced_count(e.shape(), mask) > 0 || numel_of(reduced_shape(e.shape(), mask, false)) == 0, ValueError,
-             "[", op, "] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dims ", dims,
-             "): the operation has no identity");
+  KILN_CHECK(
+      reduced_count(e.shape(), mask) > 0 || numel_of(reduced_shape(e.shape(), mask, false)) == 0,
+      ValueError, "[", op, "] cannot reduce over a zero-size dimension (shape ", e.shape(),
+      ", dims ", dims, "): the operation has no identity");
   return reduce<RF, A, T>(e, mask, keepdim, [](A a, int64_t) { return static_cast<T>(a); });
 }
 }  // namespace detail
@@ -147,8 +151,9 @@ auto amin(const E& e, const Dims& dims = {}, bool keepdim = false) {
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmax(const E& e, int64_t dim, bool keepdim = false) {
   const uint32_t mask = detail::reduce_mask(Dims{dim}, e.shape().size(), "argmax");
-  KILN_CHECK(detail::reduced_count(e.shape(), mask) > 0, ValueError, "[argmax] cannot reduce over a zero-size dimension (shape ",
-             e.shape(), ", dim ", dim, ")");
+  KILN_CHECK(detail::reduced_count(e.shape(), mask) > 0, ValueError,
+             "[argmax] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dim ", dim,
+             ")");
   Tensor<int64_t, CPU> out(detail::reduced_shape(e.shape(), mask, keepdim));
   expr::arg_reduce_cpu<true>(e, mask, out.data());
   return out;
@@ -156,8 +161,9 @@ Tensor<int64_t, CPU> argmax(const E& e, int64_t dim, bool keepdim = false) {
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmin(const E& e, int64_t dim, bool keepdim = false) {
   const uint32_t mask = detail::reduce_mask(Dims{dim}, e.shape().size(), "argmin");
-  KILN_CHECK(detail::reduced_count(e.shape(), mask) > 0, ValueError, "[argmin] cannot reduce over a zero-size dimension (shape ",
-             e.shape(), ", dim ", dim, ")");
+  KILN_CHECK(detail::reduced_count(e.shape(), mask) > 0, ValueError,
+             "[argmin] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dim ", dim,
+             ")");
   Tensor<int64_t, CPU> out(detail::reduced_shape(e.shape(), mask, keepdim));
   expr::arg_reduce_cpu<false>(e, mask, out.data());
   return out;
@@ -165,14 +171,16 @@ Tensor<int64_t, CPU> argmin(const E& e, int64_t dim, bool keepdim = false) {
 /// Index into the flattened input of the first maximum (a 0-d int64 tensor).
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmax(const E& e) {
-  KILN_CHECK(numel_of(e.shape()) > 0, ValueError, "[argmax] expected a non-empty input, got shape ", e.shape());
+  KILN_CHECK(numel_of(e.shape()) > 0, ValueError, "[argmax] expected a non-empty input, got shape ",
+             e.shape());
   Tensor<int64_t, CPU> out(Shape{});
   expr::arg_reduce_cpu<true>(e, detail::reduce_mask({}, e.shape().size(), "argmax"), out.data());
   return out;
 }
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmin(const E& e) {
-  KILN_CHECK(numel_of(e.shape()) > 0, ValueError, "[argmin] expected a non-empty input, got shape ", e.shape());
+  KILN_CHECK(numel_of(e.shape()) > 0, ValueError, "[argmin] expected a non-empty input, got shape ",
+             e.shape());
   Tensor<int64_t, CPU> out(Shape{});
   expr::arg_reduce_cpu<false>(e, detail::reduce_mask({}, e.shape().size(), "argmin"), out.data());
   return out;
@@ -205,13 +213,15 @@ auto min(const E& e) {
 // ---- all / any ----------------------------------------------------------------------------------
 template <expr::Expr E>
 Tensor<bool, CPU> all(const E& e, const Dims& dims = {}, bool keepdim = false) {
-  return detail::reduce<expr::op::AllReduce, bool, bool>(cast<bool>(e), detail::reduce_mask(dims, e.shape().size(), "all"),
-                                                         keepdim, [](bool a, int64_t) { return a; });
+  return detail::reduce<expr::op::AllReduce, bool, bool>(
+      cast<bool>(e), detail::reduce_mask(dims, e.shape().size(), "all"), keepdim,
+      [](bool a, int64_t) { return a; });
 }
 template <expr::Expr E>
 Tensor<bool, CPU> any(const E& e, const Dims& dims = {}, bool keepdim = false) {
-  return detail::reduce<expr::op::AnyReduce, bool, bool>(cast<bool>(e), detail::reduce_mask(dims, e.shape().size(), "any"),
-                                                         keepdim, [](bool a, int64_t) { return a; });
+  return detail::reduce<expr::op::AnyReduce, bool, bool>(
+      cast<bool>(e), detail::reduce_mask(dims, e.shape().size(), "any"), keepdim,
+      [](bool a, int64_t) { return a; });
 }
 
 // ---- statistics ---------------------------------------------------------------------------------
@@ -224,9 +234,10 @@ auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim
   using A = acc_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "var");
   const Tensor<T, CPU> m = mean(e, dims, /*keepdim=*/true);
-  return detail::reduce<expr::op::SumReduce, A, T>(square(e - m), mask, keepdim, [correction](A a, int64_t n) {
-    return static_cast<T>(a / static_cast<A>(std::max<int64_t>(n - correction, 0)));
-  });
+  return detail::reduce<expr::op::SumReduce, A, T>(
+      square(e - m), mask, keepdim, [correction](A a, int64_t n) {
+        return static_cast<T>(a / static_cast<A>(std::max<int64_t>(n - correction, 0)));
+      });
 }
 template <expr::Expr E>
 auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {

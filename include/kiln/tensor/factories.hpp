@@ -51,14 +51,14 @@ Tensor<T, D> full_like(const Tensor<T, D>& t, T value) {
 template <class T = int64_t, class D = CPU>
 Tensor<T, D> arange(double start, double end, double step = 1) {
   KILN_CHECK(step != 0, ValueError, "[arange] step must be nonzero");
-  KILN_CHECK(std::isfinite(start) && std::isfinite(end), ValueError, "[arange] unsupported range: ", start,
-             " -> ", end);
+  KILN_CHECK(std::isfinite(start) && std::isfinite(end), ValueError,
+             "[arange] unsupported range: ", start, " -> ", end);
   KILN_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), ValueError,
-             "[arange] upper bound and larger bound inconsistent with step sign (start ", start, ", end ", end,
-             ", step ", step, ")");
+             "[arange] upper bound and larger bound inconsistent with step sign (start ", start,
+             ", end ", end, ", step ", step, ")");
   const double len = std::ceil((end - start) / step);
-  KILN_CHECK(len < 9.2e18, ValueError, "[arange] invalid size, possible overflow (start ", start, ", end ", end,
-             ", step ", step, ")");
+  KILN_CHECK(len < 9.2e18, ValueError, "[arange] invalid size, possible overflow (start ", start,
+             ", end ", end, ", step ", step, ")");
   const auto n = static_cast<int64_t>(len);
   Tensor<T, D> t(Shape{n});
   T* p = t.data();
@@ -73,7 +73,8 @@ Tensor<T, D> arange(double end) {
 /// `steps` values evenly spaced from start to end inclusive, like torch.linspace.
 template <class T = float, class D = CPU>
 Tensor<T, D> linspace(double start, double end, int64_t steps) {
-  KILN_CHECK(steps >= 0, ValueError, "[linspace] number of steps must be non-negative, got ", steps);
+  KILN_CHECK(steps >= 0, ValueError, "[linspace] number of steps must be non-negative, got ",
+             steps);
   Tensor<T, D> t(Shape{steps});
   T* p = t.data();
   if (steps == 1) p[0] = static_cast<T>(start);
@@ -139,16 +140,17 @@ template <class T, class D = CPU>
 Tensor<T, D> from_blob(T* data, const Shape& shape, const Strides& strides,
                        std::function<void(void*)> deleter = {}) {
   KILN_CHECK(data != nullptr, ValueError, "[from_blob] data pointer is null (shape ", shape, ")");
-  KILN_CHECK(shape.size() == strides.size(), ShapeError, "[from_blob] shape ", shape, " and strides ",
-             strides, " have different ranks");
+  KILN_CHECK(shape.size() == strides.size(), ShapeError, "[from_blob] shape ", shape,
+             " and strides ", strides, " have different ranks");
   int64_t extent = 1;
   for (int d = 0; d < shape.size(); ++d) {
-    KILN_CHECK(shape[d] >= 0 && strides[d] >= 0, ShapeError, "[from_blob] negative size or stride in shape ",
-               shape, " strides ", strides);
+    KILN_CHECK(shape[d] >= 0 && strides[d] >= 0, ShapeError,
+               "[from_blob] negative size or stride in shape ", shape, " strides ", strides);
     if (shape[d] == 0) extent = 0;
     if (extent) extent += (shape[d] - 1) * strides[d];
   }
-  auto storage = Storage<D>::from_blob(data, static_cast<std::size_t>(extent) * sizeof(T), std::move(deleter));
+  auto storage =
+      Storage<D>::from_blob(data, static_cast<std::size_t>(extent) * sizeof(T), std::move(deleter));
   return Tensor<T, D>(std::move(storage), 0, shape, strides);
 }
 template <class T, class D = CPU>

@@ -8,11 +8,11 @@
 namespace kiln {
 
 // In-place compound assignment writes through the tensor (a view stays a view).
-#define KILN_COMPOUND_OPERATOR(sym, Functor)                                     \
-  template <class T, class D, class B>                                           \
-    requires(expr::Expr<B> || expr::Scalar<B>)                                   \
-  const Tensor<T, D>& operator sym(const Tensor<T, D>& t, const B& b) {          \
-    return t.copy_(expr::make_binary(expr::op::Functor{}, t, b));                \
+#define KILN_COMPOUND_OPERATOR(sym, Functor)                                   \
+  template <class T, class D, class B>                                         \
+  requires(expr::Expr<B> || expr::Scalar<B>) const Tensor<T, D>& operator sym( \
+      const Tensor<T, D>& t, const B& b) {                                     \
+    return t.copy_(expr::make_binary(expr::op::Functor{}, t, b));              \
   }
 KILN_COMPOUND_OPERATOR(+=, Add)
 KILN_COMPOUND_OPERATOR(-=, Sub)

@@ -14,34 +14,71 @@ using math::select;
 
 struct Add {
   static constexpr const char* name = "add";
-  template <class T> KILN_HD T operator()(T a, T b) const { return math::add(a, b); }
-  template <class T> KILN_HD T grad_a(T, T, T, T g) const { return g; }
-  template <class T> KILN_HD T grad_b(T, T, T, T g) const { return g; }
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return math::add(a, b);
+  }
+  template <class T>
+  KILN_HD T grad_a(T, T, T, T g) const {
+    return g;
+  }
+  template <class T>
+  KILN_HD T grad_b(T, T, T, T g) const {
+    return g;
+  }
 };
 struct Sub {
   static constexpr const char* name = "sub";
-  template <class T> KILN_HD T operator()(T a, T b) const { return math::sub(a, b); }
-  template <class T> KILN_HD T grad_a(T, T, T, T g) const { return g; }
-  template <class T> KILN_HD T grad_b(T, T, T, T g) const { return -g; }
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return math::sub(a, b);
+  }
+  template <class T>
+  KILN_HD T grad_a(T, T, T, T g) const {
+    return g;
+  }
+  template <class T>
+  KILN_HD T grad_b(T, T, T, T g) const {
+    return -g;
+  }
 };
 struct Mul {
   static constexpr const char* name = "mul";
-  template <class T> KILN_HD T operator()(T a, T b) const { return math::mul(a, b); }
-  template <class T> KILN_HD T grad_a(T, T b, T, T g) const { return g * b; }
-  template <class T> KILN_HD T grad_b(T a, T, T, T g) const { return g * a; }
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return math::mul(a, b);
+  }
+  template <class T>
+  KILN_HD T grad_a(T, T b, T, T g) const {
+    return g * b;
+  }
+  template <class T>
+  KILN_HD T grad_b(T a, T, T, T g) const {
+    return g * a;
+  }
 };
 /// True division: integer operands are divided as float (torch's `/`).
 struct Div {
   static constexpr const char* name = "div";
   static constexpr bool int_to_float = true;
-  template <class T> KILN_HD T operator()(T a, T b) const { return a / b; }
-  template <class T> KILN_HD T grad_a(T, T b, T, T g) const { return g / b; }
-  template <class T> KILN_HD T grad_b(T, T b, T y, T g) const { return -g * y / b; }
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return a / b;
+  }
+  template <class T>
+  KILN_HD T grad_a(T, T b, T, T g) const {
+    return g / b;
+  }
+  template <class T>
+  KILN_HD T grad_b(T, T b, T y, T g) const {
+    return -g * y / b;
+  }
 };
 /// a ** b elementwise; integers use exact repeated squaring.
 struct Pow {
   static constexpr const char* name = "pow";
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       if constexpr (std::is_same_v<T, bool>) {
         return a || !b;
@@ -60,10 +97,12 @@ struct Pow {
       return math::pow(a, b);
     }
   }
-  template <class T> KILN_HD T grad_a(T a, T b, T, T g) const {
+  template <class T>
+  KILN_HD T grad_a(T a, T b, T, T g) const {
     return select(b == lit<T>(0), lit<T>(0), g * b * math::pow(a, b - lit<T>(1)));
   }
-  template <class T> KILN_HD T grad_b(T a, T b, T y, T g) const {
+  template <class T>
+  KILN_HD T grad_b(T a, T b, T y, T g) const {
     // d/db a^b = a^b log a; defined as 0 where a == 0 and b >= 0 (torch's convention).
     return select((a == lit<T>(0)) & (b >= lit<T>(0)), lit<T>(0), g * y * math::log(a));
   }
@@ -72,14 +111,24 @@ struct Pow {
 struct Atan2 {
   static constexpr const char* name = "atan2";
   static constexpr bool int_to_float = true;
-  template <class T> KILN_HD T operator()(T a, T b) const { return math::atan2(a, b); }
-  template <class T> KILN_HD T grad_a(T a, T b, T, T g) const { return g * b / (a * a + b * b); }
-  template <class T> KILN_HD T grad_b(T a, T b, T, T g) const { return -g * a / (a * a + b * b); }
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return math::atan2(a, b);
+  }
+  template <class T>
+  KILN_HD T grad_a(T a, T b, T, T g) const {
+    return g * b / (a * a + b * b);
+  }
+  template <class T>
+  KILN_HD T grad_b(T a, T b, T, T g) const {
+    return -g * a / (a * a + b * b);
+  }
 };
 /// C fmod: the remainder has the sign of the dividend (torch.fmod).
 struct Fmod {
   static constexpr const char* name = "fmod";
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       if constexpr (std::is_same_v<T, bool>) {
         return a && !b;
@@ -93,38 +142,58 @@ struct Fmod {
       return math::fmod(a, b);
     }
   }
-  template <class T> KILN_HD T grad_a(T, T, T, T g) const { return g; }
-  template <class T> KILN_HD T grad_b(T a, T b, T, T g) const { return -g * math::trunc(a / b); }
+  template <class T>
+  KILN_HD T grad_a(T, T, T, T g) const {
+    return g;
+  }
+  template <class T>
+  KILN_HD T grad_b(T a, T b, T, T g) const {
+    return -g * math::trunc(a / b);
+  }
 };
 /// NaN-propagating elementwise maximum; a tie splits the gradient evenly (as torch).
 struct Maximum {
   static constexpr const char* name = "maximum";
-  template <class T> KILN_HD T operator()(T a, T b) const { return math::max(a, b); }
-  template <class T> KILN_HD T grad_a(T a, T b, T, T g) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return math::max(a, b);
+  }
+  template <class T>
+  KILN_HD T grad_a(T a, T b, T, T g) const {
     return select(a > b, g, select(a == b, g * lit<T>(0.5), lit<T>(0)));
   }
-  template <class T> KILN_HD T grad_b(T a, T b, T, T g) const {
+  template <class T>
+  KILN_HD T grad_b(T a, T b, T, T g) const {
     return select(b > a, g, select(a == b, g * lit<T>(0.5), lit<T>(0)));
   }
 };
 struct Minimum {
   static constexpr const char* name = "minimum";
-  template <class T> KILN_HD T operator()(T a, T b) const { return math::min(a, b); }
-  template <class T> KILN_HD T grad_a(T a, T b, T, T g) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return math::min(a, b);
+  }
+  template <class T>
+  KILN_HD T grad_a(T a, T b, T, T g) const {
     return select(a < b, g, select(a == b, g * lit<T>(0.5), lit<T>(0)));
   }
-  template <class T> KILN_HD T grad_b(T a, T b, T, T g) const {
+  template <class T>
+  KILN_HD T grad_b(T a, T b, T, T g) const {
     return select(b < a, g, select(a == b, g * lit<T>(0.5), lit<T>(0)));
   }
 };
 
 // ---- comparisons and logical ops: bool results, no gradient -----------------------------
-#define KILN_COMPARISON_FUNCTOR(Name, str, expr_)                                 \
-  struct Name {                                                                   \
-    static constexpr const char* name = str;                                      \
-    static constexpr bool differentiable = false;                                 \
-    template <class T> using result = bool;                                       \
-    template <class T> KILN_HD auto operator()(T a, T b) const { return expr_; }  \
+#define KILN_COMPARISON_FUNCTOR(Name, str, expr_) \
+  struct Name {                                   \
+    static constexpr const char* name = str;      \
+    static constexpr bool differentiable = false; \
+    template <class T>                            \
+    using result = bool;                          \
+    template <class T>                            \
+    KILN_HD auto operator()(T a, T b) const {     \
+      return expr_;                               \
+    }                                             \
   };
 KILN_COMPARISON_FUNCTOR(Eq, "eq", a == b)
 KILN_COMPARISON_FUNCTOR(Ne, "ne", a != b)

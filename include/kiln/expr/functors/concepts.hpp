@@ -34,13 +34,13 @@ template <class F>
 concept UnaryFunctor = NamedFunctor<F> && requires(const F& f, float x, double xd) {
   f(x);
   f(xd);
-} && (!is_differentiable_v<F> || requires(const F& f, float x) { f.grad(x, x, x); });
+} &&(!is_differentiable_v<F> || requires(const F& f, float x) { f.grad(x, x, x); });
 
 template <class F>
 concept BinaryFunctor = NamedFunctor<F> && requires(const F& f, float x, double xd) {
   f(x, x);
   f(xd, xd);
-} && (!is_differentiable_v<F> || requires(const F& f, float x) {
+} &&(!is_differentiable_v<F> || requires(const F& f, float x) {
   f.grad_a(x, x, x, x);
   f.grad_b(x, x, x, x);
 });
@@ -67,7 +67,7 @@ struct functor_result {
   using type = T;
 };
 template <class F, class T>
-  requires requires { typename F::template result<T>; }
+requires requires { typename F::template result<T>; }
 struct functor_result<F, T> {
   using type = typename F::template result<T>;
 };

@@ -28,36 +28,72 @@ KILN_HD constexpr A highest() {
 
 struct SumReduce {
   static constexpr const char* name = "sum";
-  template <class A> KILN_HD static constexpr A identity() { return A(0); }
-  template <class A> KILN_HD A operator()(A a, A b) const { return math::add(a, b); }
+  template <class A>
+  KILN_HD static constexpr A identity() {
+    return A(0);
+  }
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
+    return math::add(a, b);
+  }
 };
 struct ProdReduce {
   static constexpr const char* name = "prod";
-  template <class A> KILN_HD static constexpr A identity() { return A(1); }
-  template <class A> KILN_HD A operator()(A a, A b) const { return math::mul(a, b); }
+  template <class A>
+  KILN_HD static constexpr A identity() {
+    return A(1);
+  }
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
+    return math::mul(a, b);
+  }
 };
 /// NaN-propagating, as torch.amax.
 struct MaxReduce {
   static constexpr const char* name = "amax";
-  template <class A> KILN_HD static constexpr A identity() { return detail::lowest<A>(); }
-  template <class A> KILN_HD A operator()(A a, A b) const { return math::max(a, b); }
+  template <class A>
+  KILN_HD static constexpr A identity() {
+    return detail::lowest<A>();
+  }
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
+    return math::max(a, b);
+  }
 };
 struct MinReduce {
   static constexpr const char* name = "amin";
-  template <class A> KILN_HD static constexpr A identity() { return detail::highest<A>(); }
-  template <class A> KILN_HD A operator()(A a, A b) const { return math::min(a, b); }
+  template <class A>
+  KILN_HD static constexpr A identity() {
+    return detail::highest<A>();
+  }
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
+    return math::min(a, b);
+  }
 };
 struct AllReduce {
   static constexpr const char* name = "all";
   static constexpr bool vectorizable = false;
-  template <class A> KILN_HD static constexpr A identity() { return A(1); }
-  template <class A> KILN_HD A operator()(A a, A b) const { return a && b; }
+  template <class A>
+  KILN_HD static constexpr A identity() {
+    return A(1);
+  }
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
+    return a && b;
+  }
 };
 struct AnyReduce {
   static constexpr const char* name = "any";
   static constexpr bool vectorizable = false;
-  template <class A> KILN_HD static constexpr A identity() { return A(0); }
-  template <class A> KILN_HD A operator()(A a, A b) const { return a || b; }
+  template <class A>
+  KILN_HD static constexpr A identity() {
+    return A(0);
+  }
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
+    return a || b;
+  }
 };
 
 /// Accumulator of logsumexp: the running maximum and the sum of exp(x - m).
@@ -75,11 +111,13 @@ struct LseAcc {
 struct LogSumExpReduce {
   static constexpr const char* name = "logsumexp";
   static constexpr bool vectorizable = false;
-  template <class A> KILN_HD static A identity() {
+  template <class A>
+  KILN_HD static A identity() {
     using T = decltype(A::m);
     return A(-std::numeric_limits<T>::infinity(), T(0));
   }
-  template <class A> KILN_HD A operator()(A a, A b) const {
+  template <class A>
+  KILN_HD A operator()(A a, A b) const {
     using T = decltype(A::m);
     const T M = math::max(a.m, b.m);
     if (M == -std::numeric_limits<T>::infinity()) return A(M, T(0));
