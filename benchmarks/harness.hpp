@@ -28,6 +28,7 @@
 #endif
 
 #include "kiln/core/config.hpp"
+#include "kiln/expr/math.hpp"
 #include "kiln/expr/simd.hpp"
 
 namespace kbench {
