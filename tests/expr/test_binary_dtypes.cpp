@@ -243,3 +243,23 @@ TEMPLATE_TEST_CASE("half and bfloat16 binary ops round the exact result once", "
     CHECK(lt.data()[i] == (x < y));
   }
 }
+
+TEST_CASE("pow with a number keeps torch's dtypes", "[expr][binary]") {
+  const auto i = kiln::tensor<int32_t>({-3, -1, 0, 2, 5});
+  // int ** int stays int and is exact.
+  static_assert(std::is_same_v<value_of<decltype(kiln::pow(i, 3))>, int32_t>);
+  const kiln::Tensor<int32_t> cube = kiln::pow(i, 3);
+  const int32_t want_cube[] = {-27, -1, 0, 8, 125};
+  for (int k = 0; k < 5; ++k) CHECK(cube(k) == want_cube[k]);
+  // int ** float is float.
+  static_assert(std::is_same_v<value_of<decltype(kiln::pow(i, 0.5))>, float>);
+  const kiln::Tensor<float> root = kiln::pow(kiln::tensor<int32_t>({4, 9}), 0.5);
+  CHECK(root(0) == 2.0f);
+  CHECK(root(1) == 3.0f);
+  // number ** tensor.
+  const kiln::Tensor<float> p2 = kiln::pow(2.0f, kiln::tensor<float>({0, 1, 10, -1}));
+  const float want_p2[] = {1.0f, 2.0f, 1024.0f, 0.5f};
+  for (int k = 0; k < 4; ++k) CHECK(p2(k) == want_p2[k]);
+  const kiln::Tensor<int64_t> p3 = kiln::pow(int64_t{3}, kiln::tensor<int64_t>({0, 1, 4}));
+  CHECK(p3(2) == 81);
+}

@@ -112,10 +112,19 @@ template <class A, class B>
 requires(expr::Expr<A>&& expr::Expr<B>) auto pow(A&& a, B&& b) {
   return expr::make_binary(expr::op::Pow{}, std::forward<A>(a), std::forward<B>(b));
 }
-/// x ** exponent for a number exponent (torch.pow(tensor, number)).
+/// x ** exponent for a number exponent (torch.pow(tensor, number)). An integer tensor
+/// raised to an integer stays integer (exact repeated squaring), as in torch.
 template <class E, class S>
 requires(expr::Expr<E>&& expr::Scalar<S>) auto pow(E&& e, S exponent) {
-  return expr::make_unary(expr::op::PowScalar{static_cast<double>(exponent)}, std::forward<E>(e));
+  if constexpr (std::is_integral_v<std::remove_cvref_t<S>> && !is_floating_v<expr::value_t<E>>)
+    return expr::make_binary(expr::op::Pow{}, std::forward<E>(e), exponent);
+  else
+    return expr::make_unary(expr::op::PowScalar{static_cast<double>(exponent)}, std::forward<E>(e));
+}
+/// base ** e for a number base (torch.pow(number, tensor)).
+template <class S, class E>
+requires(expr::Scalar<S>&& expr::Expr<E>) auto pow(S base, E&& e) {
+  return expr::make_binary(expr::op::Pow{}, base, std::forward<E>(e));
 }
 /// Clamps into [lo, hi]; NaN stays NaN.
 template <class E>
