@@ -17,15 +17,17 @@ template <class E>
 inline constexpr bool root_packet_v =
     E::packet_ok&& std::is_same_v<value_t<E>, typename E::lane_type>;
 
-/// Drops size-1 dims and merges adjacent dims that every operand walks as one
-/// (stride[outer] == stride[inner] * extent[inner] for all). `strides` holds each
-/// operand's strides broadcast to `shape`.
-inline Layout coalesce_layout(const Shape& shape, const std::vector<Strides>& strides) {
-  Layout l;
-  l.out_shape = shape;
+/// Appends the dims of `shape` selected by `take(d)` to `l`, dropping size-1 dims and
+/// merging adjacent ones that every operand walks as one (stride[outer] ==
+/// stride[inner] * extent[inner] for all). `strides` holds each operand's strides
+/// broadcast to `shape`. Returns how many iteration dims were appended.
+template <class Take>
+int append_coalesced(Layout& l, const Shape& shape, const std::vector<Strides>& strides,
+                     Take take) {
+  const int first = l.nd;
   for (int d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    if (l.nd > 0) {
+    if (!take(d) || shape[d] == 1) continue;
+    if (l.nd > first) {
       const int p = l.src[l.nd - 1];
       bool mergeable = true;
       for (const Strides& s : strides) mergeable = mergeable && s[p] == s[d] * shape[d];
@@ -39,11 +41,21 @@ inline Layout coalesce_layout(const Shape& shape, const std::vector<Strides>& st
     l.src[l.nd] = d;
     ++l.nd;
   }
-  if (l.nd == 0) {  // a single element
-    l.nd = 1;
-    l.extent[0] = 1;
-    l.src[0] = -1;
-  }
+  return l.nd - first;
+}
+
+/// Appends one iteration dim of extent 1 that no operand moves along.
+inline void append_unit_dim(Layout& l) {
+  l.extent[l.nd] = 1;
+  l.src[l.nd] = -1;
+  ++l.nd;
+}
+
+/// The layout of an elementwise loop over `shape`: all dims, coalesced.
+inline Layout coalesce_layout(const Shape& shape, const std::vector<Strides>& strides) {
+  Layout l;
+  l.out_shape = shape;
+  if (append_coalesced(l, shape, strides, [](int) { return true; }) == 0) append_unit_dim(l);
   return l;
 }
 

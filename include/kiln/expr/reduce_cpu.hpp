@@ -59,36 +59,29 @@ inline ReduceLayout make_reduce_layout(const Shape& shape, uint32_t mask,
   ReduceLayout r;
   Layout& l = r.layout;
   l.out_shape = shape;
-  auto add_group = [&](bool reduced) {
-    const int first = l.nd;
-    for (int d = 0; d < shape.size(); ++d) {
-      if (bool(mask >> d & 1u) != reduced || shape[d] == 1) continue;
-      if (l.nd > first) {
-        const int p = l.src[l.nd - 1];
-        bool mergeable = true;
-        for (const Strides& s : strides) mergeable = mergeable && s[p] == s[d] * shape[d];
-        if (mergeable) {
-          l.extent[l.nd - 1] *= shape[d];
-          l.src[l.nd - 1] = d;
-          continue;
-        }
-      }
-      l.extent[l.nd] = shape[d];
-      l.src[l.nd] = d;
-      ++l.nd;
-    }
-    return l.nd - first;
-  };
-  r.n_kept = add_group(false);
-  const int n_reduced = add_group(true);
-  if (n_reduced == 0) {  // nothing left to reduce: one element per output
-    l.extent[l.nd] = 1;
-    l.src[l.nd] = -1;
-    ++l.nd;
-  }
+  r.n_kept = append_coalesced(l, shape, strides, [&](int d) { return !(mask >> d & 1u); });
+  if (append_coalesced(l, shape, strides, [&](int d) { return bool(mask >> d & 1u); }) == 0)
+    append_unit_dim(l);  // nothing left to reduce: one element per output
   for (int k = 0; k < r.n_kept; ++k) r.n_out *= l.extent[k];
   for (int k = r.n_kept; k < l.nd; ++k) r.n_red *= l.extent[k];
   return r;
+}
+
+/// Each leaf's strides broadcast to `shape`, in for_each_leaf order.
+template <class E>
+std::vector<Strides> leaf_strides(const E& e, const Shape& shape) {
+  std::vector<Strides> strides;
+  e.for_each_leaf([&](const auto& leaf) {
+    strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape));
+  });
+  return strides;
+}
+
+/// Whether every operand moves by 0 or 1 element along output dim `src` (-1: none).
+inline bool unit_or_broadcast(const std::vector<Strides>& strides, int src) {
+  for (const Strides& s : strides)
+    if (src >= 0 && s[src] != 0 && s[src] != 1) return false;
+  return true;
 }
 
 namespace detail {
@@ -232,10 +225,7 @@ void reduce_columns(const P& plan, const Layout& lc, int n_outer, int64_t n_out,
 template <class A, class RF, class O, class E, class Fin>
 void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
   const Shape& shape = e.shape();
-  std::vector<Strides> strides;
-  e.for_each_leaf([&](const auto& leaf) {
-    strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape));
-  });
+  const std::vector<Strides> strides = leaf_strides(e, shape);
   const ReduceLayout rl = make_reduce_layout(shape, mask, strides);
   const Layout& l = rl.layout;
   const int nd = l.nd;
@@ -301,14 +291,11 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
   // kept dim is contiguous (sum(x, 0) of a row-major matrix). Walking each output's
   // column would touch a cache line per element; instead whole rows are accumulated
   // into a row of accumulators.
-  bool rows_contiguous = true;  // does the row path read whole rows with unit stride?
-  e.for_each_leaf([&](const auto& leaf) {
-    const Strides bs = broadcast_strides(leaf.shape(), leaf.strides(), shape);
-    const int64_t st = l.src[nd - 1] < 0 ? 0 : bs[l.src[nd - 1]];
-    rows_contiguous = rows_contiguous && (st == 0 || st == 1);
-  });
+  // Does the row path read whole rows with unit stride?
+  const bool rows_contiguous = unit_or_broadcast(strides, l.src[nd - 1]);
   if (rl.n_kept >= 1 && n_red > 1 && l.extent[rl.n_kept - 1] >= 16 &&
-      (!rows_contiguous || inner < 16)) {
+      (!rows_contiguous || inner < 16) && unit_or_broadcast(strides, l.src[rl.n_kept - 1])) {
+    // Move the last kept dim innermost (Note [Column reductions]).
     Layout lc = l;
     const int last_kept = rl.n_kept - 1;
     for (int k = last_kept; k + 1 < nd; ++k) {
@@ -317,17 +304,8 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
     }
     lc.extent[nd - 1] = l.extent[last_kept];
     lc.src[nd - 1] = l.src[last_kept];
-    const auto cplan = e.plan(lc);
-    bool contiguous_row = true;
-    e.for_each_leaf([&](const auto& leaf) {
-      const Strides bs = broadcast_strides(leaf.shape(), leaf.strides(), shape);
-      const int64_t st = lc.src[nd - 1] < 0 ? 0 : bs[lc.src[nd - 1]];
-      contiguous_row = contiguous_row && (st == 0 || st == 1);
-    });
-    if (contiguous_row) {
-      reduce_columns<A, packet_capable>(cplan, lc, rl.n_kept - 1, n_out, n_red, out, rf, fin);
-      return;
-    }
+    reduce_columns<A, packet_capable>(e.plan(lc), lc, last_kept, n_out, n_red, out, rf, fin);
+    return;
   }
   const int64_t nb = (n_red + kReduceBlock - 1) / kReduceBlock;
   if (nb == 1) {
@@ -364,10 +342,7 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
 template <bool Max, class E>
 void arg_reduce_cpu(const E& e, uint32_t mask, int64_t* out) {
   const Shape& shape = e.shape();
-  std::vector<Strides> strides;
-  e.for_each_leaf([&](const auto& leaf) {
-    strides.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape));
-  });
+  const std::vector<Strides> strides = leaf_strides(e, shape);
   const ReduceLayout rl = make_reduce_layout(shape, mask, strides);
   const Layout& l = rl.layout;
   const int nd = l.nd;
