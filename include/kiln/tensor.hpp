@@ -405,7 +405,6 @@ class Tensor : public expr::ExprBase {
     return n;
   }
   static void cpu_only(const char* op) {
-    static_assert(std::is_same_v<D, CPU> || std::is_same_v<D, CUDA>);
     KILN_CHECK((std::is_same_v<D, CPU>), DeviceError, "[", op,
                "] reads device memory from the host; copy the tensor with .to<kiln::CPU>() first");
   }
