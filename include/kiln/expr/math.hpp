@@ -71,11 +71,6 @@ KILN_HD KILN_INLINE T min(T a, T b) {
   return select(a != a, a, select(a < b, a, b));
 }
 
-namespace detail {
-template <class T>
-inline constexpr bool is_reduced_float_v = std::is_same_v<T, half> || std::is_same_v<T, bfloat16>;
-}
-
 // One scalar template per libm function; half/bfloat16 round-trip through float.
 #define KILN_MATH_SCALAR_UNARY(name)                           \
   template <class T>                                           \
@@ -212,7 +207,7 @@ KILN_HD KILN_INLINE T abs(T x) {
     return ::fabs(x);
   else if constexpr (std::is_same_v<T, float>)
     return ::fabsf(x);
-  else if constexpr (detail::is_reduced_float_v<T>)
+  else if constexpr (is_reduced_float_v<T>)
     return static_cast<T>(::fabsf(static_cast<float>(x)));
   else if constexpr (std::is_same_v<T, bool>)
     return x;

@@ -132,7 +132,7 @@ namespace detail {
 // half/bfloat16 operands are computed in float and rounded once per op.
 template <class T>
 KILN_HD KILN_INLINE auto to_opmath(T x) {
-  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)
+  if constexpr (is_reduced_float_v<T>)
     return static_cast<float>(x);
   else
     return x;
@@ -227,8 +227,7 @@ struct CastPlan {
     const S x = a.template eval<Row>(i);
     if constexpr (std::is_same_v<U, bool>)
       return detail::to_opmath(x) != decltype(detail::to_opmath(x))(0);  // NaN -> true
-    else if constexpr (std::is_same_v<S, half> || std::is_same_v<S, bfloat16> ||
-                       std::is_same_v<U, half> || std::is_same_v<U, bfloat16>)
+    else if constexpr (is_reduced_float_v<S> || is_reduced_float_v<U>)
       return static_cast<U>(static_cast<float>(x));
     else
       return static_cast<U>(x);

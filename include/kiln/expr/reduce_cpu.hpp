@@ -86,12 +86,11 @@ inline bool unit_or_broadcast(const std::vector<Strides>& strides, int src) {
 
 namespace detail {
 
+/// An element converted to the accumulator type (half/bfloat16 via float, as in the
+/// elementwise plans).
 template <class A, class V>
 KILN_INLINE A to_acc(V v) {
-  if constexpr (std::is_same_v<V, half> || std::is_same_v<V, bfloat16>)
-    return static_cast<A>(static_cast<float>(v));
-  else
-    return static_cast<A>(v);
+  return static_cast<A>(detail::to_opmath(v));
 }
 
 /// Reduces elements [j0, j1) of the current row (Row) or of the flat range (!Row).

@@ -147,43 +147,36 @@ auto amin(const E& e, const Dims& dims = {}, bool keepdim = false) {
   return detail::extremum<expr::op::MinReduce>(e, dims, keepdim, "amin");
 }
 
+namespace detail {
+// argmax (Max) or argmin over `dims` (all dims, flattened, when empty).
+template <bool Max, expr::Expr E>
+Tensor<int64_t, CPU> arg_reduce(const E& e, const Dims& dims, bool keepdim, const char* op) {
+  const uint32_t mask = reduce_mask(dims, e.shape().size(), op);
+  KILN_CHECK(reduced_count(e.shape(), mask) > 0, ValueError, "[", op,
+             "] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dims ", dims, ")");
+  Tensor<int64_t, CPU> out(reduced_shape(e.shape(), mask, keepdim));
+  expr::arg_reduce_cpu<Max>(e, mask, out.data());
+  return out;
+}
+}  // namespace detail
+
 /// Index of the first maximum along `dim` (int64), NaN counting as the maximum.
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmax(const E& e, int64_t dim, bool keepdim = false) {
-  const uint32_t mask = detail::reduce_mask(Dims{dim}, e.shape().size(), "argmax");
-  KILN_CHECK(detail::reduced_count(e.shape(), mask) > 0, ValueError,
-             "[argmax] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dim ", dim,
-             ")");
-  Tensor<int64_t, CPU> out(detail::reduced_shape(e.shape(), mask, keepdim));
-  expr::arg_reduce_cpu<true>(e, mask, out.data());
-  return out;
+  return detail::arg_reduce<true>(e, Dims{dim}, keepdim, "argmax");
 }
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmin(const E& e, int64_t dim, bool keepdim = false) {
-  const uint32_t mask = detail::reduce_mask(Dims{dim}, e.shape().size(), "argmin");
-  KILN_CHECK(detail::reduced_count(e.shape(), mask) > 0, ValueError,
-             "[argmin] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dim ", dim,
-             ")");
-  Tensor<int64_t, CPU> out(detail::reduced_shape(e.shape(), mask, keepdim));
-  expr::arg_reduce_cpu<false>(e, mask, out.data());
-  return out;
+  return detail::arg_reduce<false>(e, Dims{dim}, keepdim, "argmin");
 }
 /// Index into the flattened input of the first maximum (a 0-d int64 tensor).
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmax(const E& e) {
-  KILN_CHECK(numel_of(e.shape()) > 0, ValueError, "[argmax] expected a non-empty input, got shape ",
-             e.shape());
-  Tensor<int64_t, CPU> out(Shape{});
-  expr::arg_reduce_cpu<true>(e, detail::reduce_mask({}, e.shape().size(), "argmax"), out.data());
-  return out;
+  return detail::arg_reduce<true>(e, Dims{}, false, "argmax");
 }
 template <expr::Expr E>
 Tensor<int64_t, CPU> argmin(const E& e) {
-  KILN_CHECK(numel_of(e.shape()) > 0, ValueError, "[argmin] expected a non-empty input, got shape ",
-             e.shape());
-  Tensor<int64_t, CPU> out(Shape{});
-  expr::arg_reduce_cpu<false>(e, detail::reduce_mask({}, e.shape().size(), "argmin"), out.data());
-  return out;
+  return detail::arg_reduce<false>(e, Dims{}, false, "argmin");
 }
 
 /// torch.max(x, dim): values and the indices where they occur.
