@@ -66,9 +66,15 @@ class Dims {
   std::string str() const { return detail::str_cat(*this); }
 
  private:
+  // Inline so the compiler sees that no index past kMaxDims survives the check (a
+  // checker in another function trips GCC's -Warray-bounds on the stores after it).
   static void check_rank(std::size_t n) {
-    KILN_CHECK(n <= static_cast<std::size_t>(kMaxDims), ShapeError, "kiln tensors have at most ",
-               kMaxDims, " dimensions, got ", n);
+    if (n > static_cast<std::size_t>(kMaxDims)) [[unlikely]]
+      throw_rank(n);
+  }
+  [[noreturn]] static void throw_rank(std::size_t n) {
+    throw ShapeError(
+        detail::str_cat("kiln tensors have at most ", kMaxDims, " dimensions, got ", n));
   }
   void assign(const int64_t* p, std::size_t n) {
     check_rank(n);
