@@ -5,6 +5,20 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(SLEEF REQUIRED)  # cmake/FindSLEEF.cmake: SLEEF::sleef
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)
 
+# GEMM and convolution: oneDNN for float (JIT kernels, ISA from CPUID), OpenBLAS for double.
+# See Note [GEMM backends] in src/blas.cpp. Debian: libdnnl-dev, libopenblas-openmp-dev.
+find_package(dnnl 2.6 CONFIG)
+if(NOT dnnl_FOUND)
+  message(FATAL_ERROR "kiln needs oneDNN >= 2.6 (Debian/Ubuntu: apt-get install libdnnl-dev)")
+endif()
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS)
+find_path(KILN_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas-openmp openblas)
+if(NOT BLAS_FOUND OR NOT KILN_CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "kiln needs OpenBLAS with its cblas.h "
+                      "(Debian/Ubuntu: apt-get install libopenblas-openmp-dev)")
+endif()
+
 # Random123 is header-only and lives in the default include path (Debian: librandom123-dev).
 find_path(KILN_RANDOM123_INCLUDE_DIR Random123/philox.h)
 if(NOT KILN_RANDOM123_INCLUDE_DIR)

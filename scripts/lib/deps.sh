@@ -2,7 +2,8 @@
 # kiln builds with, when some are missing, and puts nvcc on PATH when a CUDA toolkit sits
 # in its usual place.
 
-KILN_APT_PACKAGES=(build-essential cmake catch2 libeigen3-dev librandom123-dev libsleef-dev pkg-config)
+KILN_APT_PACKAGES=(build-essential cmake catch2 libeigen3-dev librandom123-dev libsleef-dev pkg-config
+                   libdnnl-dev libopenblas-openmp-dev)
 
 kiln_install_deps() {
   if ! command -v dpkg >/dev/null 2>&1; then
