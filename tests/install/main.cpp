@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Uses an installed kiln through find_package(kiln) and kiln::kiln: a fused expression,
-// a reduction, printing and an error, each checked against the expected value.
+// a reduction, matrix products, printing and an error, each checked against the expected value.
 #include <cmath>
 #include <cstdio>
 #include <kiln/kiln.hpp>
@@ -17,6 +17,13 @@ int main() {
   }
   if (std::abs(s(0) - want0) > 1e-4 || std::abs(s(1) - want1) > 1e-4) {
     std::printf("kiln consumer: wrong sums %g %g (want %g %g)\n", s(0), s(1), want0, want1);
+    return 1;
+  }
+  // Matrix products reach oneDNN (float) and OpenBLAS (double) through libkiln.
+  const kiln::Tensor<float> p = kiln::matmul(x, x.t());  // [[5, 14], [14, 50]]
+  const kiln::Tensor<double> pd = kiln::matmul(x.to<double>().t(), x.to<double>());
+  if (p(0, 1) != 14.f || p(1, 1) != 50.f || pd(2, 2) != 29.0) {
+    std::printf("kiln consumer: wrong products %g %g %g\n", p(0, 1), p(1, 1), pd(2, 2));
     return 1;
   }
   std::ostringstream os;
