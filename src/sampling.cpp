@@ -18,6 +18,9 @@
 namespace kiln::detail {
 namespace {
 
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxDouble = std::numeric_limits<double>::max();
+
 // Calls f(i, word) for i in [i0, i1), where `word` is element i's 64-bit word in the
 // "2 per block" layout: block i / 2, words 2 (i % 2) and 2 (i % 2) + 1.
 template <class F>
@@ -115,7 +118,8 @@ void multinomial_cpu(const double* probs, int64_t batch, int64_t n, int64_t num_
   }
   // Without replacement: the exponential race. Category j of row r arrives at time
   // E / p_j with E ~ Exp(1) from element r * n + j; the first num_samples arrivals are a
-  // sample without replacement, in draw order. Keys are the log-times, finite for p > 0.
+  // sample without replacement, in draw order. A positive p's time is capped at the
+  // largest double, so that it still comes before every zero p's (+inf).
   const int64_t k = num_samples;
   parallel_for(batch, row_grain(n), 1, [&](int64_t r0, int64_t r1) {
     std::vector<std::pair<double, int64_t>> keys(static_cast<std::size_t>(n));
@@ -125,9 +129,7 @@ void multinomial_cpu(const double* probs, int64_t batch, int64_t n, int64_t num_
                        [&, kp = keys.data()](int64_t i, uint64_t w) {
                          const int64_t j = i - r * n;
                          const double e = -std::log1p(-u64_to_unit_double(w));  // Exp(1), >= 0
-                         kp[j] = {p[j] > 0 ? std::log(e) - std::log(p[j])
-                                           : std::numeric_limits<double>::infinity(),
-                                  j};
+                         kp[j] = {p[j] > 0 ? std::min(e / p[j], kMaxDouble) : kInf, j};
                        });
       // (key, index) pairs are distinct, so the selection is unique: ties go to the lower
       // index whatever the algorithm.

@@ -335,7 +335,7 @@ TEST_CASE("multinomial follows the layout of Note [Random streams]", "[tensor][r
   for (int64_t j = 0; j < 5; ++j) {
     const double e = -std::log1p(-unit53(word64({seed, 1}, j)));
     const double p = w[static_cast<std::size_t>(j)];
-    keys.push_back({p > 0 ? std::log(e) - std::log(p) : INFINITY, j});
+    keys.push_back({p > 0 ? e / p : INFINITY, j});
   }
   std::sort(keys.begin(), keys.end());
   for (int64_t s = 0; s < 4; ++s) CHECK(without(s) == keys[static_cast<std::size_t>(s)].second);
@@ -420,6 +420,10 @@ TEST_CASE("multinomial without replacement samples distinct categories in draw o
     CHECK(bad == 0);
     const auto z = kiln::multinomial(kiln::tensor<float>({0.5f, 0.f, 0.5f, 0.f}), 2);
     CHECK(std::set<int64_t>{z(0), z(1)} == std::set<int64_t>{0, 2});
+    // A tiny positive weight's arrival time overflows, yet it still beats a zero weight.
+    const auto tiny = kiln::multinomial(kiln::tensor<double>({1.0, 0.0, 1e-320}), 2);
+    CHECK(tiny(0) == 0);
+    CHECK(tiny(1) == 2);
   }
 }
 

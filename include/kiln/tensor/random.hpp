@@ -45,10 +45,10 @@ namespace detail {
 //   multinomial        2 per block, one 64-bit word -> u in [0, 1) with 53 bits. With
 //                      replacement: element r * num_samples + s of the output is the first
 //                      category whose running sum exceeds u * (row sum). Without: one u
-//                      per category, element r * n + j, gives the key
-//                      log(-log(1 - u)) - log(p_j) (log of an Exp(p_j) arrival time);
-//                      the row's num_samples smallest keys, ties to the lower index, in
-//                      ascending order (the exponential race: samples in draw order).
+//                      per category, element r * n + j, gives the key -log(1 - u) / p_j
+//                      (an Exp(p_j) arrival time; capped at DBL_MAX for p_j > 0, +inf for
+//                      p_j = 0); the row's num_samples smallest keys, ties to the lower
+//                      index, in ascending order (the exponential race: draw order).
 //   randperm           2 per block, one 64-bit word per position i; the output lists
 //                      0..n-1 sorted by (word, index).
 

@@ -4,6 +4,7 @@
 // [Random streams] (tensor/random.hpp), which lists each sampler's bit layout.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -12,6 +13,7 @@
 #include "kiln/core/dtype.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/core/generator.hpp"
+#include "kiln/core/parallel.hpp"
 #include "kiln/core/shape.hpp"
 #include "kiln/expr/ops.hpp"
 #include "kiln/tensor.hpp"
@@ -89,10 +91,21 @@ void fill_bernoulli(T* out, int64_t n, PhiloxState st, Thr thr) {
   });
 }
 
-/// Throws unless every p of the contiguous tensor lies in [0, 1] (NaN does not).
+/// Throws unless every p of the contiguous tensor lies in [0, 1] (NaN does not). A
+/// branch-free parallel pass; the first bad index is searched for only on failure.
 template <class P>
 void check_probabilities(const Tensor<P, CPU>& p, const char* op) {
   const P* d = p.data();
+  std::atomic<bool> bad{false};
+  parallel_for(p.numel(), kParallelGrain, 1, [&](int64_t b, int64_t e) {
+    bool local = false;
+    for (int64_t i = b; i < e; ++i) {
+      const auto v = static_cast<opmath_t<P>>(d[i]);
+      local |= !(v >= 0 && v <= 1);
+    }
+    if (local) bad.store(true, std::memory_order_relaxed);
+  });
+  if (!bad.load()) return;
   for (int64_t i = 0; i < p.numel(); ++i) {
     const double v = static_cast<double>(d[i]);
     KILN_CHECK(v >= 0 && v <= 1, ValueError, "[", op,
