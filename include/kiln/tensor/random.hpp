@@ -22,7 +22,9 @@ namespace detail {
 // Note [Random streams]
 // Every call draws one Philox stream (next_philox_state(): the seed and a call counter)
 // and element i takes its bits from counter block i / k, word(s) within it by i % k, where
-// k values fit one block of four 32-bit words. Threads split the range at block
+// k values fit one block of four 32-bit words. Element i is the output's logical
+// (row-major) index, whatever its strides: an in-place fill of a view gives the numbers a
+// contiguous tensor of that shape would get. Threads split the range at block
 // boundaries, so the output depends on (seed, call index, i) only — never on the thread
 // count — and a CUDA kernel can reproduce it element by element.
 //   float uniform   4 per block, 24 bits each        double uniform  2 per block, 53 bits
@@ -31,7 +33,24 @@ namespace detail {
 //   double normal   2 per block (Box-Muller on two 64-bit words)
 //   randint         4 per block when high - low <= 2^32, else 2 (64-bit words)
 // half and bfloat16 uniforms use as many bits as the type has digits, so a value is exact
-// and can never round up to 1.
+// and can never round up to 1. The samplers of tensor/sampling.hpp and ops/dropout.hpp:
+//   uniform_, normal_  the uniform / normal layout of the tensor's dtype, mapped in double
+//                      to from + (to - from) * u (kept below `to`) or mean + std * z; so
+//                      uniform_(t, 0, 1) is rand and normal_(t, 0, 1) is randn.
+//   bernoulli          4 per block, one 32-bit word w each: 1 iff w < p * 2^32 (in
+//                      double), i.e. P(1) is p rounded up to a multiple of 2^-32, whatever
+//                      the dtypes of p and of the output.
+//   dropout            the bernoulli layout with p_keep = 1 - p: element i is kept iff
+//                      w_i < (1 - p) * 2^32.
+//   multinomial        2 per block, one 64-bit word -> u in [0, 1) with 53 bits. With
+//                      replacement: element r * num_samples + s of the output is the first
+//                      category whose running sum exceeds u * (row sum). Without: one u
+//                      per category, element r * n + j, gives the key -log(1 - u) / p_j
+//                      (an Exp(p_j) arrival time; capped at DBL_MAX for p_j > 0, +inf for
+//                      p_j = 0); the row's num_samples smallest keys, ties to the lower
+//                      index, in ascending order (the exponential race: draw order).
+//   randperm           2 per block, one 64-bit word per position i; the output lists
+//                      0..n-1 sorted by (word, index).
 
 inline void check_random_shape(const Shape& shape, const char* op) {
   for (int64_t e : shape)
@@ -62,6 +81,62 @@ inline void box_muller(double u1, double u2, double& z0, double& z1) {
   z0 = r * std::cos(theta);
   z1 = r * std::sin(theta);
 }
+
+/// A double rounded to T; reduced floats go through float, as randn always did.
+template <class T>
+T from_double(double v) {
+  if constexpr (std::is_same_v<T, double>)
+    return v;
+  else
+    return static_cast<T>(static_cast<float>(v));
+}
+
+/// Fills p[0, n) with f(u) for the uniforms u of rand<T>: a float with 24, 11 or 8 random
+/// bits (float, half, bfloat16; exact in T) or a double with 53 (double).
+template <class T, class F>
+void fill_uniform(T* p, int64_t n, PhiloxState st, F f) {
+  const int64_t grain = kParallelGrain / 4;
+  if constexpr (std::is_same_v<T, double>) {
+    fill_by_blocks<2>(p, n, st, grain, [f](const auto& w, T* out, int count) {
+      for (int k = 0; k < count; ++k)
+        out[k] = f(u64_to_unit_double(join_words(w[2 * k], w[2 * k + 1])));
+    });
+  } else {
+    constexpr int bits = std::is_same_v<T, float> ? 24 : std::is_same_v<T, half> ? 11 : 8;
+    fill_by_blocks<4>(p, n, st, grain, [f](const auto& w, T* out, int count) {
+      for (int k = 0; k < count; ++k)
+        out[k] =
+            f(static_cast<float>(w[k] >> (32 - bits)) * (1.0f / static_cast<float>(1u << bits)));
+    });
+  }
+}
+
+/// Fills p[0, n) with f(z) for the standard normals z (doubles) of randn<T>.
+template <class T, class F>
+void fill_normal(T* p, int64_t n, PhiloxState st, F f) {
+  const int64_t grain = 4096;  // blocks: log, sqrt, sin and cos per pair cost more than a copy
+  if constexpr (std::is_same_v<T, double>) {
+    fill_by_blocks<2>(p, n, st, grain, [f](const auto& w, T* out, int count) {
+      // u1 in (0, 1] keeps log() finite; u2 in [0, 1).
+      const double u1 = 1.0 - u64_to_unit_double(join_words(w[0], w[1]));
+      const double u2 = u64_to_unit_double(join_words(w[2], w[3]));
+      double z[2];
+      box_muller(u1, u2, z[0], z[1]);
+      for (int k = 0; k < count; ++k) out[k] = f(z[k]);
+    });
+  } else {
+    fill_by_blocks<4>(p, n, st, grain, [f](const auto& w, T* out, int count) {
+      constexpr double scale = 1.0 / 4294967296.0;
+      double z[4];
+      for (int pair = 0; pair < 2; ++pair) {
+        const double u1 = (static_cast<double>(w[2 * pair]) + 1.0) * scale;  // (0, 1]
+        const double u2 = static_cast<double>(w[2 * pair + 1]) * scale;      // [0, 1)
+        box_muller(u1, u2, z[2 * pair], z[2 * pair + 1]);
+      }
+      for (int k = 0; k < count; ++k) out[k] = f(z[k]);
+    });
+  }
+}
 }  // namespace detail
 
 /// Uniform samples in [0, 1), like torch.rand. Reproducible under kiln::manual_seed for any
@@ -75,21 +150,7 @@ Tensor<T, D> rand(const Shape& shape) {
   detail::check_random_shape(shape, "rand");
   const PhiloxState st = detail::next_philox_state();
   Tensor<T, D> t(shape);
-  const int64_t grain = kParallelGrain / 4;
-  if constexpr (std::is_same_v<T, double>) {
-    detail::fill_by_blocks<2>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
-      for (int k = 0; k < count; ++k)
-        out[k] = detail::u64_to_unit_double(detail::join_words(w[2 * k], w[2 * k + 1]));
-    });
-  } else {
-    // float: 24 bits; half: 11; bfloat16: 8 — each exactly representable in T.
-    constexpr int bits = std::is_same_v<T, float> ? 24 : std::is_same_v<T, half> ? 11 : 8;
-    detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
-      for (int k = 0; k < count; ++k)
-        out[k] = static_cast<T>(static_cast<float>(w[k] >> (32 - bits)) *
-                                (1.0f / static_cast<float>(1u << bits)));
-    });
-  }
+  detail::fill_uniform(t.data(), t.numel(), st, [](auto u) { return static_cast<T>(u); });
   return t;
 }
 
@@ -103,28 +164,7 @@ Tensor<T, D> randn(const Shape& shape) {
   detail::check_random_shape(shape, "randn");
   const PhiloxState st = detail::next_philox_state();
   Tensor<T, D> t(shape);
-  const int64_t grain = 4096;  // blocks: log, sqrt, sin and cos per pair cost more than a copy
-  if constexpr (std::is_same_v<T, double>) {
-    detail::fill_by_blocks<2>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
-      // u1 in (0, 1] keeps log() finite; u2 in [0, 1).
-      const double u1 = 1.0 - detail::u64_to_unit_double(detail::join_words(w[0], w[1]));
-      const double u2 = detail::u64_to_unit_double(detail::join_words(w[2], w[3]));
-      double z[2];
-      detail::box_muller(u1, u2, z[0], z[1]);
-      for (int k = 0; k < count; ++k) out[k] = z[k];
-    });
-  } else {
-    detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain, [](const auto& w, T* out, int count) {
-      constexpr double scale = 1.0 / 4294967296.0;
-      double z[4];
-      for (int pair = 0; pair < 2; ++pair) {
-        const double u1 = (static_cast<double>(w[2 * pair]) + 1.0) * scale;  // (0, 1]
-        const double u2 = static_cast<double>(w[2 * pair + 1]) * scale;      // [0, 1)
-        detail::box_muller(u1, u2, z[2 * pair], z[2 * pair + 1]);
-      }
-      for (int k = 0; k < count; ++k) out[k] = static_cast<T>(static_cast<float>(z[k]));
-    });
-  }
+  detail::fill_normal(t.data(), t.numel(), st, [](double z) { return detail::from_double<T>(z); });
   return t;
 }
 
