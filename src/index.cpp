@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #include "index_loops.hpp"
 
@@ -93,10 +94,27 @@ void scatter_kernel(const Tensor<T, CPU>& self, int d, const Tensor<int64_t, CPU
   const int64_t sd = self.strides()[d], id = index.strides()[d], rd = src_st[d];
   T* sp = self.data();
   const int64_t* ip = index.data();
+  // Walk dim innermost when the index and source are laid out along it (no other dim
+  // steps through them more cheaply); otherwise a tile of outer positions is walked
+  // once per j, so that the innermost loop runs along the cheaper outer dims. Either
+  // way each position's updates come in increasing j.
+  bool dim_inner = true;
+  for (int e = 0; e < index.dim(); ++e)
+    if (e != d && index.shape()[e] > 1 &&
+        std::abs(index.strides()[e]) + std::abs(src_st[e]) < std::abs(id) + std::abs(rd))
+      dim_inner = false;
   parallel_for(n_outer, std::max<int64_t>(1, kParallelGrain / n), 1, [&](int64_t b, int64_t e) {
-    // A tile of outer positions is walked once per j, so that the innermost loop runs
-    // along the outer dims (contiguous when dim is not the last one) and a position's
-    // updates still come in increasing j.
+    if (dim_inner) {
+      walk<3>(outer, st, b, e, [&](const Offsets<3>& off, const Offsets<3>& in, int64_t run) {
+        for (int64_t q = 0; q < run; ++q) {
+          T* s = sp + off[0] + q * in[0];
+          const int64_t* ix = ip + off[1] + q * in[1];
+          const T* r = src + off[2] + q * in[2];
+          for (int64_t j = 0; j < n; ++j) acc(s[ix[j * id] * sd], r[j * rd]);
+        }
+      });
+      return;
+    }
     constexpr int64_t kTile = 256;
     Offsets<3> tile[kTile];
     for (int64_t t = b; t < e; t += kTile) {

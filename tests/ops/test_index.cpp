@@ -284,7 +284,12 @@ TEST_CASE("scatter_add and index_add give the same bits for any thread count", "
   const Tensor<float> a1 = kiln::scatter_add(self, 0, index, src);
   const Tensor<float> b1 = kiln::index_add(self, 0, rows, src, 0.25f);
   const Tensor<float> c1 = kiln::scatter_add(self.t(), 1, index.t(), src.t());
+  // Laid out along dim: each thread walks dim innermost.
+  const Tensor<float> st = self.t().contiguous(), srct = src.t().contiguous();
+  const TI it = index.t().contiguous();
+  const Tensor<float> d1 = kiln::scatter_add(st, 1, it, srct);
   kiln::set_num_threads(std::max(saved, 4));
+  const Tensor<float> d4 = kiln::scatter_add(st, 1, it, srct);
   const Tensor<float> a4 = kiln::scatter_add(self, 0, index, src);
   const Tensor<float> b4 = kiln::index_add(self, 0, rows, src, 0.25f);
   const Tensor<float> c4 = kiln::scatter_add(self.t(), 1, index.t(), src.t());
@@ -292,7 +297,9 @@ TEST_CASE("scatter_add and index_add give the same bits for any thread count", "
   check_equal(a1, a4);
   check_equal(b1, b4);
   check_equal(c1, c4);
+  check_equal(d1, d4);
   check_equal(c1.t().contiguous(), a1);
+  check_equal(d1.t().contiguous(), a1);
   // Sums are added in index order, like the reference loop.
   check_equal(a1, ref_scatter(self, 0, index, src, true));
 }

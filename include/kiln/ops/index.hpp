@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "kiln/ops/reduce.hpp"
 #include "kiln/tensor.hpp"
