@@ -14,6 +14,8 @@
 #include "kiln/ops/compare.hpp"
 #include "kiln/ops/matmul.hpp"
 #include "kiln/ops/dropout.hpp"
+#include "kiln/ops/index.hpp"
+#include "kiln/ops/mask.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/tensor.hpp"
 #include "kiln/tensor/factories.hpp"

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Indexing with integer tensors: index_select, gather, scatter(_), scatter_add(_),
+// index_add(_), take_along_dim, one_hot, embedding, and the backward helpers of these ops.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "kiln/ops/reduce.hpp"
+#include "kiln/tensor.hpp"
+#include "kiln/tensor/factories.hpp"
+
+namespace kiln {
+
+// Note [Index checks]
+// Index tensors are Tensor<int64_t>. As in torch, these ops accept only indices in
+// [0, size): a negative index is out of range, not counted from the end. Every index is
+// checked before any element is read or written, so a bad one throws IndexError naming
+// the op, the index, the dim and its size, and an in-place destination is left as it was.
+// 0-d tensors index like 1-d tensors of one element (torch's "ensure nonempty" rule).
+// When an index (or source) tensor shares storage with the destination of an in-place
+// op, it is copied first; the destination itself may not be an expanded view.
+
+// Note [Deterministic scatter]
+// scatter_, scatter_add_ and index_add_ may write one destination element several times
+// (duplicate indices). Two source elements can only meet when they share every coordinate
+// but `dim`, so threads split those other coordinates and each walks `dim` in increasing
+// order: for duplicates the last source element wins (scatter_), and sums are added in
+// source order (scatter_add_, index_add_), whatever the number of threads.
+
+// Note [Index backward]
+// The gradient of each op here, for the autograd layer:
+//   index_select(x, d, i)    -> x: index_select_backward (index_add_ into zeros)
+//   gather(x, d, i)          -> x: gather_backward (scatter_add_ into zeros)
+//   take_along_dim(x, i, d)  -> x: take_along_dim_backward (scatter_add_ + sum over broadcast)
+//   embedding(w, ids)        -> w: embedding_backward (index_add_ into zeros, padding row zero)
+//   scatter(x, d, i, src)    -> x: scatter(grad, d, i, 0); src: gather(grad, d, i)
+//   scatter(x, d, i, value)  -> x: scatter(grad, d, i, 0)
+//   scatter_add(x, d, i, s)  -> x: grad; s: gather(grad, d, i)
+//   index_add(x, d, i, s, a) -> x: grad; s: index_select(grad, d, i) * a
+//   masked_fill(x, m, v)     -> x: masked_fill(grad, m, 0), summed over broadcast dims
+//   masked_select(x, m)      -> x: masked_select_backward (masked_scatter into zeros)
+//   masked_scatter(x, m, s)  -> x: masked_fill(grad, m, 0); s: masked_select(grad, m), padded
+//   where(c, a, b)           -> a: where(c, grad, 0); b: where(c, 0, grad) (both summed)
+// one_hot and nonzero return integers and have no gradient.
+
+namespace detail {
+// The implementations, defined in src/index.cpp for every dtype. `op` names the public
+// op in error messages (embedding reports "[embedding]", not "[index_select]").
+template <class T>
+Tensor<T, CPU> index_select(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
+                            const char* op);
+template <class T>
+Tensor<T, CPU> gather(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
+                      const char* op);
+template <class T>
+void scatter_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
+              const Tensor<T, CPU>& src, const char* op);
+template <class T>
+void scatter_value_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
+                    T value, const char* op);
+template <class T>
+void scatter_add_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
+                  const Tensor<T, CPU>& src, const char* op);
+template <class T>
+void index_add_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
+                const Tensor<T, CPU>& src, T alpha, const char* op);
+
+/// Throws ValueError naming `op` when an input (`what`) is an undefined tensor.
+void check_defined(bool defined, const char* op, const char* what);
+
+/// Throws ValueError when writing through (shape, strides) would write one address twice
+/// (an expanded view), like torch's internal-overlap check.
+inline void check_no_internal_overlap(const Shape& shape, const Strides& strides, const char* op) {
+  for (int d = 0; d < shape.size(); ++d)
+    KILN_CHECK(strides[d] != 0 || shape[d] <= 1, ValueError, "[", op,
+               "] unsupported operation: more than one element of the written-to tensor (shape ",
+               shape, ", strides ", strides,
+               ") refers to a single memory location; call .clone() first");
+}
+
+/// Sums `t` over the dims along which `shape` was broadcast to t.shape(), giving `shape`
+/// (the reverse of expand; what a backward pass does for a broadcast input).
+template <class T>
+Tensor<T, CPU> sum_to(const Tensor<T, CPU>& t, const Shape& shape) {
+  KILN_CHECK(broadcasts_to(shape, t.shape()), ShapeError, "[sum_to] shape ", shape,
+             " does not broadcast to ", t.shape());
+  if (t.shape() == shape) return t;
+  const int lead = t.dim() - shape.size();
+  Dims dims;
+  for (int d = 0; d < t.dim(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && t.shape()[d] != 1)) dims.push_back(d);
+  if (dims.empty()) return t.reshape(shape);
+  return Tensor<T, CPU>(cast<T>(sum(t, dims, /*keepdim=*/true))).reshape(shape);
+}
+
+/// Shapes that take_along_dim broadcasts x and indices to (torch's _take_along_dim_helper).
+inline std::pair<Shape, Shape> take_along_dim_shapes(const Shape& x, const Shape& indices, int d) {
+  Shape xs = x, is = indices;
+  xs[d] = indices[d];
+  is[d] = x[d];
+  return {broadcast_shapes(is, x, "take_along_dim"),
+          broadcast_shapes(xs, indices, "take_along_dim")};
+}
+
+inline int64_t wrap_padding_idx(int64_t padding_idx, int64_t num_weights, const char* op) {
+  KILN_CHECK(padding_idx >= -num_weights && padding_idx < num_weights, IndexError, "[", op,
+             "] padding_idx ", padding_idx, " must be within num_embeddings ", num_weights);
+  return padding_idx < 0 ? padding_idx + num_weights : padding_idx;
+}
+}  // namespace detail
+
+// ---- selecting ----------------------------------------------------------------------------------
+/// The slices of `x` at positions `index` (0-d or 1-d) along `dim`:
+/// out.select(dim, j) == x.select(dim, index[j]). See Note [Index checks].
+template <class T>
+Tensor<T, CPU> index_select(const Tensor<T, CPU>& x, int64_t dim,
+                            const Tensor<int64_t, CPU>& index) {
+  return detail::index_select(x, dim, index, "index_select");
+}
+
+/// out[i][j][k] = x[i][index[i][j][k]][k] for dim = 1 (likewise for any rank and dim).
+/// index has x's rank, index.size(d) <= x.size(d) for d != dim; out has index's shape.
+template <class T>
+Tensor<T, CPU> gather(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index) {
+  return detail::gather(x, dim, index, "gather");
+}
+
+/// gather() after broadcasting x and indices against each other in every dim but `dim`
+/// (torch.take_along_dim); both need the same rank.
+template <class T>
+Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU>& indices,
+                              int64_t dim) {
+  KILN_CHECK(x.dim() == indices.dim(), ShapeError,
+             "[take_along_dim] input and indices should have the same number of dimensions, got "
+             "input ",
+             x.shape(), " and indices ", indices.shape());
+  const int d = wrap_dim(dim, x.dim(), "take_along_dim");
+  if (x.dim() == 0) return detail::gather(x, d, indices, "take_along_dim");
+  const auto [xs, is] = detail::take_along_dim_shapes(x.shape(), indices.shape(), d);
+  return detail::gather(x.expand(xs), d, indices.expand(is), "take_along_dim");
+}
+/// take_along_dim over the flattened x with flattened indices (torch's dim=None); 1-d.
+template <class T>
+Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU>& indices) {
+  return detail::gather(x.reshape({-1}), 0, indices.reshape({-1}), "take_along_dim");
+}
+
+// ---- scattering ---------------------------------------------------------------------------------
+/// In place: self[i][index[i][j][k]][k] = src[i][j][k] for dim = 1, for every position of
+/// index. index and src have self's rank, index.size(d) <= src.size(d) for every d and
+/// index.size(d) <= self.size(d) for d != dim. With duplicate indices the last source
+/// element (in index order along dim) wins (Note [Deterministic scatter]). Returns self.
+template <class T>
+Tensor<T, CPU> scatter_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
+                        const Tensor<T, CPU>& src) {
+  detail::scatter_(self, dim, index, src, "scatter_");
+  return self;
+}
+/// In place: self[...index...] = value at every position of index.
+template <class T>
+Tensor<T, CPU> scatter_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
+                        std::type_identity_t<T> value) {
+  detail::scatter_value_(self, dim, index, value, "scatter_");
+  return self;
+}
+/// A copy of x with src scattered into it (see scatter_).
+template <class T>
+Tensor<T, CPU> scatter(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
+                       const Tensor<T, CPU>& src) {
+  Tensor<T, CPU> out = x.clone();
+  detail::scatter_(out, dim, index, src, "scatter");
+  return out;
+}
+/// A copy of x with `value` scattered into it.
+template <class T>
+Tensor<T, CPU> scatter(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
+                       std::type_identity_t<T> value) {
+  Tensor<T, CPU> out = x.clone();
+  detail::scatter_value_(out, dim, index, value, "scatter");
+  return out;
+}
+
+/// In place: self[i][index[i][j][k]][k] += src[i][j][k] for dim = 1 (shape rules of
+/// scatter_). Duplicates accumulate in index order whatever the thread count; half and
+/// bfloat16 add in float, integers wrap, bool ORs. Returns self.
+template <class T>
+Tensor<T, CPU> scatter_add_(const Tensor<T, CPU>& self, int64_t dim,
+                            const Tensor<int64_t, CPU>& index, const Tensor<T, CPU>& src) {
+  detail::scatter_add_(self, dim, index, src, "scatter_add_");
+  return self;
+}
+template <class T>
+Tensor<T, CPU> scatter_add(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
+                           const Tensor<T, CPU>& src) {
+  Tensor<T, CPU> out = x.clone();
+  detail::scatter_add_(out, dim, index, src, "scatter_add");
+  return out;
+}
+
+/// In place: self.select(dim, index[j]) += alpha * src.select(dim, j) for every j.
+/// index is 0-d or 1-d with src.size(dim) entries; src has self's shape except at dim.
+/// Duplicates accumulate in index order whatever the thread count. Returns self.
+template <class T>
+Tensor<T, CPU> index_add_(const Tensor<T, CPU>& self, int64_t dim,
+                          const Tensor<int64_t, CPU>& index, const Tensor<T, CPU>& src,
+                          std::type_identity_t<T> alpha = T(1)) {
+  detail::index_add_(self, dim, index, src, alpha, "index_add_");
+  return self;
+}
+template <class T>
+Tensor<T, CPU> index_add(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
+                         const Tensor<T, CPU>& src, std::type_identity_t<T> alpha = T(1)) {
+  Tensor<T, CPU> out = x.clone();
+  detail::index_add_(out, dim, index, src, alpha, "index_add");
+  return out;
+}
+
+// ---- encodings and lookups ----------------------------------------------------------------------
+/// [..., num_classes] int64 with a 1 at each class value of idx (torch's
+/// nn.functional.one_hot). num_classes = -1 takes max(idx) + 1. Values outside
+/// [0, num_classes) throw IndexError.
+Tensor<int64_t, CPU> one_hot(const Tensor<int64_t, CPU>& idx, int64_t num_classes = -1);
+
+/// Rows of weight [V, D] looked up by ids of any shape: out [..., D] with
+/// out[p] = weight[ids[p]]. padding_idx (may be negative) only affects the gradient (see
+/// embedding_backward), as in torch.
+template <class T>
+Tensor<T, CPU> embedding(const Tensor<T, CPU>& weight, const Tensor<int64_t, CPU>& ids,
+                         std::optional<int64_t> padding_idx = std::nullopt) {
+  KILN_CHECK(weight.dim() == 2, ShapeError,
+             "[embedding] weight must be 2-D [num_embeddings, embedding_dim], got shape ",
+             weight.shape());
+  if (padding_idx) detail::wrap_padding_idx(*padding_idx, weight.size(0), "embedding");
+  Shape s = ids.shape();
+  s.push_back(weight.size(1));
+  return detail::index_select(weight, 0, ids.reshape({ids.numel()}), "embedding").view(s);
+}
+
+// ---- backward helpers (Note [Index backward]) ---------------------------------------------------
+/// Gradient of gather(x, dim, index) w.r.t. x of shape self_shape: grad (index's shape)
+/// scatter-added into zeros.
+template <class T>
+Tensor<T, CPU> gather_backward(const Tensor<T, CPU>& grad, int64_t dim,
+                               const Tensor<int64_t, CPU>& index, const Shape& self_shape) {
+  KILN_CHECK(grad.shape() == index.shape(), ShapeError, "[gather_backward] grad of shape ",
+             grad.shape(), " must have the index's shape ", index.shape());
+  Tensor<T, CPU> out = zeros<T>(self_shape);
+  detail::scatter_add_(out, dim, index, grad, "gather_backward");
+  return out;
+}
+
+/// Gradient of index_select(x, dim, index) w.r.t. x of shape self_shape: grad index-added
+/// into zeros.
+template <class T>
+Tensor<T, CPU> index_select_backward(const Tensor<T, CPU>& grad, int64_t dim,
+                                     const Tensor<int64_t, CPU>& index, const Shape& self_shape) {
+  Tensor<T, CPU> out = zeros<T>(self_shape);
+  detail::index_add_(out, dim, index, grad, T(1), "index_select_backward");
+  return out;
+}
+
+/// Gradient of take_along_dim(x, indices, dim) w.r.t. x of shape self_shape.
+template <class T>
+Tensor<T, CPU> take_along_dim_backward(const Tensor<T, CPU>& grad,
+                                       const Tensor<int64_t, CPU>& indices, int64_t dim,
+                                       const Shape& self_shape) {
+  KILN_CHECK(self_shape.size() == indices.dim(), ShapeError,
+             "[take_along_dim_backward] input of shape ", self_shape, " and indices ",
+             indices.shape(), " should have the same number of dimensions");
+  const int d = wrap_dim(dim, indices.dim(), "take_along_dim_backward");
+  if (indices.dim() == 0) return gather_backward(grad, d, indices, self_shape);
+  const auto [xs, is] = detail::take_along_dim_shapes(self_shape, indices.shape(), d);
+  KILN_CHECK(grad.shape() == is, ShapeError, "[take_along_dim_backward] grad of shape ",
+             grad.shape(), " must have the output's shape ", is);
+  Tensor<T, CPU> g = zeros<T>(xs);
+  detail::scatter_add_(g, d, indices.expand(is), grad, "take_along_dim_backward");
+  return detail::sum_to(g, self_shape);
+}
+/// Gradient of the flattened take_along_dim(x, indices) w.r.t. x of shape self_shape.
+template <class T>
+Tensor<T, CPU> take_along_dim_backward(const Tensor<T, CPU>& grad,
+                                       const Tensor<int64_t, CPU>& indices,
+                                       const Shape& self_shape) {
+  KILN_CHECK(grad.numel() == indices.numel(), ShapeError,
+             "[take_along_dim_backward] grad of shape ", grad.shape(),
+             " must have as many elements as indices ", indices.shape());
+  Tensor<T, CPU> g = zeros<T>({numel_of(self_shape)});
+  detail::scatter_add_(g, 0, indices.reshape({-1}), grad.reshape({-1}), "take_along_dim_backward");
+  return g.view(self_shape);
+}
+
+/// Gradient of embedding(weight, ids, padding_idx) w.r.t. weight [num_weights, D]: the
+/// rows of grad [..., D] summed per id; the padding_idx row gets no gradient.
+template <class T>
+Tensor<T, CPU> embedding_backward(const Tensor<T, CPU>& grad, const Tensor<int64_t, CPU>& ids,
+                                  int64_t num_weights,
+                                  std::optional<int64_t> padding_idx = std::nullopt) {
+  KILN_CHECK(num_weights >= 0, ValueError,
+             "[embedding_backward] num_weights must be non-negative, got ", num_weights);
+  bool ok = grad.dim() == ids.dim() + 1;
+  for (int d = 0; ok && d < ids.dim(); ++d) ok = grad.shape()[d] == ids.shape()[d];
+  KILN_CHECK(ok, ShapeError, "[embedding_backward] grad of shape ", grad.shape(),
+             " must be the ids' shape ", ids.shape(), " plus one embedding dim");
+  const int64_t dim = grad.shape().back();
+  Tensor<T, CPU> out = zeros<T>({num_weights, dim});
+  detail::index_add_(out, 0, ids.reshape({ids.numel()}), grad.reshape({ids.numel(), dim}), T(1),
+                     "embedding_backward");
+  // Zeroing the row afterwards drops exactly the contributions of ids == padding_idx.
+  if (padding_idx)
+    out.select(0, detail::wrap_padding_idx(*padding_idx, num_weights, "embedding_backward"))
+        .zero_();
+  return out;
+}
+
+}  // namespace kiln
