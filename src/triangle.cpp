@@ -40,6 +40,14 @@ void check_diag_input(const Shape& shape, const char* op) {
              "] supports 1-D or 2-D tensors only, got shape ", shape);
 }
 
+int64_t diag_matrix_size(int64_t n, int64_t k, const char* op) {
+  // Far beyond any allocation, and keeps -k, n + |k| and (n + |k|)^2 from overflowing.
+  constexpr int64_t kLimit = int64_t{1} << 31;
+  KILN_CHECK(k > -kLimit && k < kLimit, ValueError, "[", op, "] diagonal ", k,
+             " is out of range for a vector of ", n, " elements");
+  return n + (k < 0 ? -k : k);
+}
+
 DiagonalView diagonal_view(const Shape& shape, const Strides& strides, int64_t offset, int64_t dim1,
                            int64_t dim2) {
   const int nd = shape.size();

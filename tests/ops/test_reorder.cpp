@@ -172,7 +172,9 @@ TEMPLATE_TEST_CASE("repeat_backward sums the gradient over the repeats", "[ops][
   };
   for (const Case& c : {Case{{2, 3}, {2, 2}}, Case{{2, 3}, {1, 1}}, Case{{1, 3}, {4, 1}},
                         Case{{3}, {2, 2, 3}}, Case{{2, 0}, {2, 3}}, Case{{2, 3}, {0, 2}},
-                        Case{{2, 3, 2, 2, 3}, {2, 2, 3, 2, 2}}, Case{{}, {3, 2}}}) {
+                        Case{{2, 3, 2, 2, 3}, {2, 2, 3, 2, 2}}, Case{{}, {3, 2}},
+                        // more copies than kRepeatAddLimit: summed by the reduction
+                        Case{{2, 3}, {5, 4}}, Case{{1, 2}, {20, 1}}, Case{{3, 1}, {2, 9, 3}}}) {
     INFO("input " << c.in << ", repeats " << Dims(c.reps));
     Shape os;
     const int extra = static_cast<int>(c.reps.size()) - c.in.size();

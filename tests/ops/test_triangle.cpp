@@ -177,6 +177,8 @@ TEST_CASE("tril, triu, diag and diagonal errors", "[ops][shapeops][tril][diag][d
              Contains("[diag]") && Contains("[2, 3, 4]"));
   CHECK_THAT(thrown_message<kiln::ShapeError>([&] { kiln::diag(Tensor<float>(Shape{})); }),
              Contains("[diag]"));
+  CHECK_THAT(thrown_message<kiln::ValueError>([&] { kiln::diag(v, INT64_MIN); }),
+             Contains("[diag]") && Contains("out of range"));
   CHECK_THAT(thrown_message<kiln::ValueError>([&] { kiln::diagonal(m, 0, 1, -1); }),
              Contains("[diagonal]") && Contains("identical") && Contains("[3, 4]"));
   CHECK_THAT(thrown_message<kiln::IndexError>([&] { kiln::diagonal(v); }),

@@ -3,6 +3,7 @@
 // the backward of each.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string_view>

@@ -20,6 +20,9 @@ Dims roll_shifts(const Shape& shape, const Dims& shifts, const Dims& dims);
 /// `shape` with leading 1s up to repeats.size(); checks the repeats.
 Shape repeat_input_shape(const Shape& shape, const Dims& repeats, const char* op);
 
+/// Above this many copies, repeat_backward sums them with the reduction engine.
+inline constexpr int64_t kRepeatAddLimit = 16;
+
 // Note [Repeat as one strided copy]
 // repeat's output, with dim d of size r*s (r repeats of an input dim of size s), is read as
 // the view [r0, s0, r1, s1, ...]: the r-entry has stride s * out_stride, the s-entry
@@ -27,7 +30,8 @@ Shape repeat_input_shape(const Shape& shape, const Dims& repeats, const char* op
 // whole op is one copy_ (which coalesces and threads it). Entries of extent 1 are dropped.
 // When the view would need more than kMaxDims dims, the caller loops over the repeats of
 // `split_dim` and tries again with that dim unrepeated. The backward reads the gradient
-// through the same view and sums over the r-entries (`rep_entries`).
+// through the same view and sums over the r-entries (`rep_entries`): a few copies block
+// by block with elementwise adds, many with the reduction (above kRepeatAddLimit).
 struct RepeatView {
   bool fits = true;
   int split_dim = -1;
@@ -81,12 +85,33 @@ void repeat_sum_into(const Tensor<T, D>& res, const Tensor<T, D>& grad, const Di
   if (v.fits) {
     // The entries left after summing are the input dims of size > 1, in order.
     const Tensor<T, D> r = res.squeeze();
-    Tensor<T, D> g = restrided(grad, v.shape, v.big_st);
-    if (!v.rep_entries.empty()) g = sum(g, v.rep_entries);
-    if (accumulate) {
-      r += g;
-    } else {
-      r.copy_(g);
+    const Tensor<T, D> g = restrided(grad, v.shape, v.big_st);
+    int64_t copies = 1;
+    for (int64_t e : v.rep_entries) copies *= v.shape[e];
+    if (copies > kRepeatAddLimit) {
+      const Tensor<T, D> s = sum(g, v.rep_entries);
+      if (accumulate) {
+        r += s;
+      } else {
+        r.copy_(s);
+      }
+      return;
+    }
+    // Few copies: one elementwise pass per copy. The reduction pays a fixed cost per
+    // output, which dominates when each output sums only a handful of values.
+    for (int64_t c = 0; c < copies; ++c) {
+      Tensor<T, D> block = g;
+      int64_t rest = c;
+      for (int k = v.rep_entries.size() - 1; k >= 0; --k) {  // last first: indices stay valid
+        const int e = static_cast<int>(v.rep_entries[k]);
+        block = block.select(e, rest % v.shape[e]);
+        rest /= v.shape[e];
+      }
+      if (accumulate || c > 0) {
+        r += block;
+      } else {
+        r.copy_(block);
+      }
     }
     return;
   }

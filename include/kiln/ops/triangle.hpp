@@ -31,6 +31,8 @@ DiagonalView diagonal_view(const Shape& shape, const Strides& strides, int64_t o
                            int64_t dim2);
 /// Checks diag's input rank (1 or 2).
 void check_diag_input(const Shape& shape, const char* op);
+/// The side n + |k| of diag's matrix for a vector of n elements (checked for overflow).
+int64_t diag_matrix_size(int64_t n, int64_t k, const char* op);
 
 template <class T, class D>
 Tensor<T, D> triangle(const Tensor<T, D>& x, int64_t k, bool lower, const char* op) {
@@ -75,7 +77,7 @@ Tensor<T, D> diag(const Tensor<T, D>& x, int64_t diagonal = 0) {
   detail::require_cpu<D>();
   detail::check_diag_input(x.shape(), "diag");
   if (x.dim() == 2) return kiln::diagonal(x, diagonal).clone();
-  const int64_t n = x.size(0) + (diagonal < 0 ? -diagonal : diagonal);
+  const int64_t n = detail::diag_matrix_size(x.size(0), diagonal, "diag");
   Tensor<T, D> out = zeros<T, D>({n, n});
   kiln::diagonal(out, diagonal).copy_(x);
   return out;
@@ -104,7 +106,7 @@ Tensor<T, D> diag_backward(const Tensor<T, D>& grad, const Shape& input_shape,
   detail::require_cpu<D>();
   detail::check_diag_input(input_shape, "diag_backward");
   if (input_shape.size() == 2) return diagonal_backward(grad, input_shape, diagonal, 0, 1);
-  const int64_t n = input_shape[0] + (diagonal < 0 ? -diagonal : diagonal);
+  const int64_t n = detail::diag_matrix_size(input_shape[0], diagonal, "diag_backward");
   KILN_CHECK(grad.shape() == (Shape{n, n}), ShapeError, "[diag_backward] gradient of shape ",
              grad.shape(), " does not match diag's output [", n, ", ", n, "] (input ", input_shape,
              ", diagonal ", diagonal, ")");
