@@ -11,6 +11,7 @@
 #include "kiln/core/parallel.hpp"
 #include "kiln/core/shape.hpp"
 #include "kiln/expr/ops.hpp"
+#include "kiln/linalg.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/tensor.hpp"
 #include "kiln/tensor/factories.hpp"
