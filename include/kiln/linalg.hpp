@@ -132,8 +132,9 @@ Tensor<detail::linalg_t<T>> eigvalsh(const Tensor<T>& A, char uplo = 'L');
 /// - solution: [..., n, k]
 /// - residuals: squared column norms of A X - B, [..., k], when m > n and every A has
 ///   full rank; otherwise empty (shape [0])
-/// - rank: the effective rank of each A, [...]; singular values below rcond times the
-///   largest count as zero (default: machine epsilon times max(m, n))
+/// - rank: the effective rank of each A, [...]: pivots of the column-pivoted R (estimates
+///   of the singular values, as in gelsy) at most rcond times the largest count as zero
+///   (default rcond: machine epsilon times max(m, n), as torch)
 /// - singular_values: empty, as with gelsy
 template <class T>
 struct LstsqResult {

@@ -202,6 +202,11 @@ TEST_CASE("solve/inv/matrix_power: singular matrices throw LinAlgError", "[linal
   // LinAlgError is a ValueError, as the error hierarchy documents.
   CHECK_THROWS_AS(la::inv(kiln::zeros<float>({1, 1})), kiln::ValueError);
 
+  // NaN is not a singularity: it propagates, as in torch.
+  const auto nan_x =
+      values(la::solve(kiln::tensor<double>({{1, 0}, {0, std::nan("")}}), kiln::ones<double>({2})));
+  CHECK(std::isnan(nan_x[1]));
+
   // Tiny but regular matrices are fine: the test is relative to the matrix's scale.
   const Tensor<double> tiny = kiln::Tensor<double>(kiln::eye<double>(3) * 1e-30);
   CHECK(values(la::inv(tiny))[0] == Approx(1e30));
