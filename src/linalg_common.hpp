@@ -110,6 +110,13 @@ class MatricesOut {
   int64_t rows_, cols_;
 };
 
+/// Sets every matrix to the (rectangular) identity: torch's convention for the orthogonal
+/// factors of empty matrices.
+template <class T>
+void fill_identity(const MatricesOut<T>& out, int64_t count, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < count; ++i) out[i] = RowMat<T>::Identity(rows, cols);
+}
+
 /// Runs f(i) for every i in [0, count), spread over kiln's threads when the batch is large
 /// enough for it to pay. `flops` is a rough cost of one item. f must not throw: failures
 /// are recorded in a Failures and thrown after the loop.

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// kiln::linalg decompositions: cholesky (LLT), qr (Householder), svd and svdvals (BDCSVD),
-// eigh and eigvalsh (SelfAdjointEigenSolver), lstsq (complete orthogonal decomposition).
+// kiln::linalg decompositions: cholesky (LLT), qr (Householder), eigh and eigvalsh
+// (SelfAdjointEigenSolver), lstsq (complete orthogonal decomposition). svd: linalg_svd.cpp.
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
-#include <Eigen/SVD>
 
 #include "linalg_common.hpp"
 
@@ -27,13 +26,6 @@ int64_t first_bad_minor(const Mat<T>& a) {
       l(i, j) = (a(i, j) - l.row(i).head(j).dot(l.row(j).head(j))) / l(j, j);
   }
   return 0;
-}
-
-// Sets every matrix to the (rectangular) identity: torch's convention for the orthogonal
-// factors of empty matrices.
-template <class T>
-void fill_identity(const MatricesOut<T>& out, int64_t count, int64_t rows, int64_t cols) {
-  for (int64_t i = 0; i < count; ++i) out[i] = RowMat<T>::Identity(rows, cols);
 }
 
 }  // namespace
@@ -102,62 +94,6 @@ QRResult<detail::linalg_t<T>> qr(const Tensor<T>& A, std::string_view mode) {
     });
   }
   return {want_q ? q.tensor() : Tensor<T>(Shape{0}), r.tensor()};
-}
-
-template <class T>
-SVDResult<detail::linalg_t<T>> svd(const Tensor<T>& A, bool full_matrices) {
-  using namespace detail;
-  check_matrix(A.shape(), "linalg.svd");
-  const Matrices<T> a(A);
-  const int64_t m = a.rows(), n = a.cols(), k = std::min(m, n);
-  const Shape batch = batch_of(A.shape());
-  const int64_t uc = full_matrices ? m : k, vr = full_matrices ? n : k;
-  const MatricesOut<T> u(with_tail(batch, {m, uc})), vh(with_tail(batch, {vr, n}));
-  Tensor<T> s(with_tail(batch, {k}));
-  if (k == 0) {
-    fill_identity(u, a.count(), m, uc);
-    fill_identity(vh, a.count(), vr, n);
-    return {u.tensor(), s, vh.tensor()};
-  }
-  const unsigned flags = full_matrices ? Eigen::ComputeFullU | Eigen::ComputeFullV
-                                       : Eigen::ComputeThinU | Eigen::ComputeThinV;
-  Failures fail(a.count());
-  for_each_matrix(a.count(), 4 * cubic_cost(m, n), [&](int64_t i) {
-    const Eigen::BDCSVD<Mat<T>> d(a[i], flags);
-    if (d.info() != Eigen::Success) return fail.set(i, 1);
-    u[i] = d.matrixU();
-    vh[i] = d.matrixV().transpose();
-    Eigen::Map<Vec<T>>(s.data() + i * k, k) = d.singularValues();
-  });
-  if (const int64_t i = fail.first(); i >= 0)
-    throw LinAlgError(::kiln::detail::str_cat("[linalg.svd] ", batch_note(batch, i),
-                                              "the algorithm failed to converge because the input "
-                                              "matrix contains inf or NaN (A has shape ",
-                                              A.shape(), ")"));
-  return {u.tensor(), s, vh.tensor()};
-}
-
-template <class T>
-Tensor<detail::linalg_t<T>> svdvals(const Tensor<T>& A) {
-  using namespace detail;
-  check_matrix(A.shape(), "linalg.svdvals");
-  const Matrices<T> a(A);
-  const int64_t k = std::min(a.rows(), a.cols());
-  const Shape batch = batch_of(A.shape());
-  Tensor<T> s(with_tail(batch, {k}));
-  if (k == 0) return s;
-  Failures fail(a.count());
-  for_each_matrix(a.count(), 2 * cubic_cost(a.rows(), a.cols()), [&](int64_t i) {
-    const Eigen::BDCSVD<Mat<T>> d(a[i]);
-    if (d.info() != Eigen::Success) return fail.set(i, 1);
-    Eigen::Map<Vec<T>>(s.data() + i * k, k) = d.singularValues();
-  });
-  if (const int64_t i = fail.first(); i >= 0)
-    throw LinAlgError(::kiln::detail::str_cat("[linalg.svdvals] ", batch_note(batch, i),
-                                              "the algorithm failed to converge because the input "
-                                              "matrix contains inf or NaN (A has shape ",
-                                              A.shape(), ")"));
-  return s;
 }
 
 namespace detail {
@@ -259,8 +195,6 @@ LstsqResult<detail::linalg_t<T>> lstsq(const Tensor<T>& A, const Tensor<T>& B,
 #define KILN_LINALG_DECOMP(T)                                     \
   template Tensor<T> cholesky<T>(const Tensor<T>&, bool);         \
   template QRResult<T> qr<T>(const Tensor<T>&, std::string_view); \
-  template SVDResult<T> svd<T>(const Tensor<T>&, bool);           \
-  template Tensor<T> svdvals<T>(const Tensor<T>&);                \
   template EighResult<T> eigh<T>(const Tensor<T>&, char);         \
   template Tensor<T> eigvalsh<T>(const Tensor<T>&, char);         \
   template LstsqResult<T> lstsq<T>(const Tensor<T>&, const Tensor<T>&, std::optional<double>);

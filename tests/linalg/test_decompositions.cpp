@@ -234,6 +234,10 @@ TEMPLATE_TEST_CASE("svd: known values, transposed and empty inputs, non-finite i
   const auto et = la::svd(kiln::zeros<T>({0, 3}), false);
   CHECK(et.Vh.shape() == Shape{0, 3});
   CHECK(la::svdvals(kiln::zeros<T>({4, 0, 2})).shape() == Shape{4, 0});
+  const auto eb = la::svd(kiln::zeros<T>({0, 3, 2}), false);  // an empty batch
+  CHECK(eb.U.shape() == Shape{0, 3, 2});
+  CHECK(eb.S.shape() == Shape{0, 2});
+  CHECK(eb.Vh.shape() == Shape{0, 2, 2});
 
   Tensor<T> bad = kiln::eye<T>(3);
   bad(1, 2) = std::numeric_limits<T>::quiet_NaN();
@@ -390,8 +394,12 @@ TEMPLATE_TEST_CASE("lstsq: broadcasting, transposed, empty inputs and errors", "
   });
   CHECK_THAT(msg, Contains("[linalg.lstsq]") && Contains("broadcast"));
   // [4, 6, 2] against A [2, 1, 6, 3] is a batch of vectors of length 2, not 6 rows.
-  msg = thrown_message<kiln::ShapeError>(
-      [] { la::lstsq(kiln::zeros<T>({2, 1, 6, 3}), kiln::zeros<T>({4, 6, 2})); });
+  msg = thrown_message<kiln::ShapeError>([] {
+    la::lstsq(kiln::zeros<T>({2, 1, 6, 3}), kiln::zeros<T>({4, 6, 2}));
+  });
   CHECK_THAT(msg, Contains("[linalg.lstsq]") && Contains("[4, 6, 2]"));
   CHECK_THROWS_AS(la::lstsq(kiln::zeros<T>({4}), kiln::zeros<T>({4})), kiln::ShapeError);
+  msg = thrown_message<kiln::ValueError>(
+      [] { la::lstsq(kiln::eye<T>(2), kiln::ones<T>({2}), std::nan("")); });
+  CHECK_THAT(msg, Contains("[linalg.lstsq]") && Contains("rcond"));
 }
