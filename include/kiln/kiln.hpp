@@ -18,6 +18,7 @@
 #include "kiln/ops/mask.hpp"
 #include "kiln/ops/join.hpp"
 #include "kiln/ops/pad.hpp"
+#include "kiln/linalg.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/reorder.hpp"
 #include "kiln/ops/triangle.hpp"

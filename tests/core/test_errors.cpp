@@ -12,7 +12,7 @@ using Catch::Matchers::Contains;
 
 TEMPLATE_TEST_CASE("every kiln error is a kiln::Error and a std::runtime_error", "[core][errors]",
                    kiln::ShapeError, kiln::DTypeError, kiln::DeviceError, kiln::IOError,
-                   kiln::IndexError, kiln::ValueError, kiln::OutOfMemoryError) {
+                   kiln::IndexError, kiln::ValueError, kiln::LinAlgError, kiln::OutOfMemoryError) {
   STATIC_REQUIRE(std::is_base_of_v<kiln::Error, TestType>);
   STATIC_REQUIRE(std::is_base_of_v<std::runtime_error, TestType>);
   try {
@@ -21,6 +21,10 @@ TEMPLATE_TEST_CASE("every kiln error is a kiln::Error and a std::runtime_error",
     CHECK(std::string(e.what()) == "boom");
     CHECK(dynamic_cast<const TestType*>(&e) != nullptr);
   }
+}
+
+TEST_CASE("LinAlgError is a ValueError", "[core][errors]") {
+  STATIC_REQUIRE(std::is_base_of_v<kiln::ValueError, kiln::LinAlgError>);
 }
 
 TEST_CASE("KILN_CHECK throws the named type with the streamed message", "[core][errors]") {

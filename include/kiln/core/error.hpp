@@ -44,6 +44,13 @@ class ValueError : public Error {
  public:
   using Error::Error;
 };
+/// A linear-algebra routine that cannot give an answer for these values: a singular matrix
+/// in solve/inv, a matrix that is not positive-definite in cholesky, an SVD or eigensolver
+/// that did not converge (torch.linalg.LinAlgError).
+class LinAlgError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 /// An allocation that failed.
 class OutOfMemoryError : public Error {
  public:
