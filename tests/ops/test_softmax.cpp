@@ -70,6 +70,36 @@ TEMPLATE_TEST_CASE("softmax and log_softmax match reference loops on every layou
   }
 }
 
+TEMPLATE_TEST_CASE("softmax down the columns of wide contiguous tensors", "[ops][softmax]", float,
+                   double) {
+  // Leading dims of contiguous tensors run down whole row segments at once (Note [Softmax
+  // down columns]): widths beyond one segment, rows beyond one tile, rising maxima.
+  using T = TestType;
+  const double tol = std::is_same_v<T, float> ? 2e-6 : 1e-13;
+  kiln::manual_seed(19);
+  const kiln::Tensor<T> trend = kiln::arange<T>(0, 37).reshape({37, 1}) * T(0.25);
+  for (const Shape& s : {Shape{37, 1100}, Shape{3, 37, 600}}) {
+    kiln::Tensor<T> x = kiln::randn<T>(s) * T(3);
+    if (s.size() == 2) x = x + trend;  // maxima rise tile after tile
+    const auto v = values_of(x);
+    const int d = s.size() - 2;
+    INFO("shape " << s << ", dim " << d);
+    check_close(kiln::softmax(x, d), map_rows(v, s, d, ref_softmax), tol, tol);
+    check_close(kiln::log_softmax(x, d), map_rows(v, s, d, ref_log_softmax), tol, tol);
+  }
+  // A NaN late in one column poisons that column only; an all -inf column is NaN.
+  kiln::Tensor<T> x = kiln::randn<T>({40, 530});
+  x(35, 7) = std::numeric_limits<T>::quiet_NaN();
+  x.select(1, 520).fill_(-std::numeric_limits<T>::infinity());
+  const auto y = kiln::softmax(x, 0), ly = kiln::log_softmax(x, 0);
+  for (int64_t k : {0, 20, 39}) {
+    CHECK(std::isnan(y(k, 7)));
+    CHECK(std::isnan(ly(k, 520)));
+    CHECK_FALSE(std::isnan(y(k, 6)));
+    CHECK_FALSE(std::isnan(ly(k, 521)));
+  }
+}
+
 TEST_CASE("softmax is stable for large inputs", "[ops][softmax]") {
   auto x = kiln::tensor<float>({{1000, -1000, 999}, {-1000, -1000, -1001}});
   const double e1 = std::exp(-1.0);

@@ -31,7 +31,8 @@ namespace detail {
 // Subtracting the maximum keeps exp's argument <= 0, so rows like [1000, -1000] neither
 // overflow nor lose their small entries. A NaN anywhere in a row makes the row NaN, and
 // so does an all -inf row (0/0), as in torch. Rows that are strided or not float/double
-// are copied into a contiguous opmath buffer first (half/bfloat16 compute in float).
+// are copied into a contiguous opmath buffer first (half/bfloat16 compute in float), and
+// strided output rows are written from that buffer.
 inline constexpr int64_t kSoftmaxBlock = 2048;
 
 /// Maximum of x[j0, j1), NaN propagating.
@@ -155,6 +156,95 @@ void softmax_row(const A* x, A* y, int64_t n, A* block_m) {
   }
 }
 
+// Note [Softmax down columns]
+// A contiguous tensor taken along a dim that is not its last is a stack of [n, w] blocks
+// (w: the product of the later dims) whose columns are the rows to normalise. Walking
+// one column at a time would touch a cache line and often a page per element, so whole
+// row segments of up to kColumnWidth columns are processed together, with one running
+// maximum and sum per column: pass 1 takes the maxima of a tile of kColumnTile rows
+// (rescaling the sums where a maximum rises, as in Note [Two-pass softmax]) and then
+// adds the tile's exponentials; pass 2 writes exp(x - m) / s or (x - m) - log(s),
+// evaluating exp once more instead of storing per-tile maxima for every column.
+inline constexpr int64_t kColumnTile = 16;
+inline constexpr int64_t kColumnWidth = 512;
+
+// Calls f(j, V{}) for the column packets of [0, w) (V a SIMD packet of A), then
+// f(j, A{}) for the remaining columns one by one.
+template <class A, class F>
+KILN_INLINE void over_columns(int64_t w, F&& f) {
+  int64_t j = 0;
+#if KILN_SIMD
+  if constexpr (simd::has_vec_v<A>) {
+    constexpr int L = simd::lanes_v<A>;
+    for (; j + L <= w; j += L) f(j, simd::vec_t<A>{});
+  }
+#endif
+  for (; j < w; ++j) f(j, A{});
+}
+template <class V, class A>
+KILN_INLINE V load_as(const A* p) {
+  if constexpr (std::is_same_v<V, A>) {
+    return *p;
+  } else {
+#if KILN_SIMD
+    return simd::loadu(p);
+#endif
+  }
+}
+template <class V, class A>
+KILN_INLINE void store_as(A* p, V v) {
+  if constexpr (std::is_same_v<V, A>) {
+    *p = v;
+  } else {
+#if KILN_SIMD
+    simd::storeu(p, v);
+#endif
+  }
+}
+
+/// softmax (Log: log_softmax) down each column of the [n, w] block x with row stride ld,
+/// into y (same layout); m and s have room for w values (Note [Softmax down columns]).
+template <bool Log, class A>
+void softmax_columns(const A* x, A* y, int64_t n, int64_t ld, int64_t w, A* m, A* s) {
+  std::fill(m, m + w, -std::numeric_limits<A>::infinity());
+  std::fill(s, s + w, A(0));
+  for (int64_t k0 = 0; k0 < n; k0 += kColumnTile) {
+    const int64_t k1 = std::min(n, k0 + kColumnTile);
+    over_columns<A>(w, [&](int64_t j, auto v) {
+      using V = decltype(v);
+      const V old = load_as<V>(m + j), sv = load_as<V>(s + j);
+      V mx = old;
+      for (int64_t k = k0; k < k1; ++k) mx = math::max(mx, load_as<V>(x + k * ld + j));
+      store_as(s + j, math::select(mx > old, sv * math::exp(old - mx), sv));
+      store_as(m + j, mx);
+    });
+    for (int64_t k = k0; k < k1; ++k)
+      over_columns<A>(w, [&](int64_t j, auto v) {
+        using V = decltype(v);
+        const V e = math::exp(load_as<V>(x + k * ld + j) - load_as<V>(m + j));
+        store_as(s + j, load_as<V>(s + j) + e);
+      });
+  }
+  over_columns<A>(w, [&](int64_t j, auto v) {  // s becomes log(s) or 1 / s
+    using V = decltype(v);
+    const V sv = load_as<V>(s + j);
+    store_as(s + j, Log ? math::log(sv) : math::lit<V>(1) / sv);
+  });
+  for (int64_t k = 0; k < n; ++k)
+    over_columns<A>(w, [&](int64_t j, auto v) {
+      using V = decltype(v);
+      const V d = load_as<V>(x + k * ld + j) - load_as<V>(m + j), c = load_as<V>(s + j);
+      store_as(y + k * ld + j, Log ? d - c : math::exp(d) * c);
+    });
+}
+
+// Strided rows (softmax over a leading dim) are copied in up to kSoftmaxLanes at a time,
+// one element of each per step: neighbouring rows are then usually neighbours in memory,
+// so every cache line and page touched serves all of them. The staging buffer holds at
+// most kSoftmaxStage elements.
+inline constexpr int kSoftmaxLanes = 16;
+inline constexpr int64_t kSoftmaxStage = int64_t{1} << 16;
+
 template <bool Log, class T>
 Tensor<T, CPU> softmax_impl(const Tensor<T, CPU>& x, int64_t dim, const char* op) {
   using A = opmath_t<T>;
@@ -162,34 +252,58 @@ Tensor<T, CPU> softmax_impl(const Tensor<T, CPU>& x, int64_t dim, const char* op
   Tensor<T, CPU> out(x.shape());
   if (out.numel() == 0) return out;
   const DimRows rr = dim_rows(x.shape(), x.strides(), d);
-  const int64_t n = rr.n;
-  // Rows read and written in place when they are contiguous float/double rows.
+  const int64_t n = rr.n, step = rr.step, inner = rr.inner;
+  // Contiguous float/double rows are read (written) in place; the others are staged.
   constexpr bool native = std::is_same_v<T, A>;
-  const bool direct_in = native && rr.step == 1, direct_out = native && rr.inner == 1;
   const T* xd = x.data();
   T* od = out.data();
-  parallel_for(rr.rows, row_grain(n), 1, [&](int64_t r0, int64_t r1) {
-    std::vector<A> stage(direct_in && direct_out ? 0 : static_cast<std::size_t>(n));
+  if constexpr (native) {
+    if (x.is_contiguous() && inner > 1) {  // Note [Softmax down columns]
+      const int64_t outer = rr.rows / inner;
+      const int64_t chunks = (inner + kColumnWidth - 1) / kColumnWidth;
+      parallel_for(outer * chunks, row_grain(n * kColumnWidth), 1, [&](int64_t i0, int64_t i1) {
+        std::vector<A> m(kColumnWidth), s(kColumnWidth);
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t o = i / chunks, j0 = i % chunks * kColumnWidth;
+          const int64_t base = o * n * inner + j0;
+          softmax_columns<Log>(xd + base, od + base, n, inner, std::min(kColumnWidth, inner - j0),
+                               m.data(), s.data());
+        }
+      });
+      return out;
+    }
+  }
+  const bool direct_in = native && step == 1, direct_out = native && inner == 1;
+  const int lanes =
+      direct_in ? 1 : static_cast<int>(std::clamp<int64_t>(kSoftmaxStage / n, 1, kSoftmaxLanes));
+  const int64_t n_tiles = (rr.rows + lanes - 1) / lanes;
+  parallel_for(n_tiles, row_grain(n * lanes), 1, [&](int64_t t0, int64_t t1) {
+    std::vector<A> stage(direct_in && direct_out ? 0 : static_cast<std::size_t>(n * lanes));
     std::vector<A> block_m(static_cast<std::size_t>((n + kSoftmaxBlock - 1) / kSoftmaxBlock));
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = xd + rr.in_offset(r);
-      T* yr = od + rr.out_offset(r, n);
-      const A* src = nullptr;
-      if constexpr (native) {
-        if (direct_in) src = xr;
+    int64_t in_off[kSoftmaxLanes], out_off[kSoftmaxLanes];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * lanes;
+      const int nl = static_cast<int>(std::min<int64_t>(lanes, rr.rows - r0));
+      for (int l = 0; l < nl; ++l) {
+        in_off[l] = rr.in_offset(r0 + l);
+        out_off[l] = rr.out_offset(r0 + l, n);
       }
-      if (!src) {
-        for (int64_t k = 0; k < n; ++k) stage[k] = static_cast<A>(xr[k * rr.step]);
-        src = stage.data();
+      if (!direct_in)
+        for (int64_t k = 0; k < n; ++k)
+          for (int l = 0; l < nl; ++l) stage[l * n + k] = static_cast<A>(xd[in_off[l] + k * step]);
+      for (int l = 0; l < nl; ++l) {
+        const A* src = stage.data() + l * n;
+        A* dst = stage.data() + l * n;
+        if constexpr (native) {
+          if (direct_in) src = xd + in_off[l];
+          if (direct_out) dst = od + out_off[l];
+        }
+        softmax_row<Log>(src, dst, n, block_m.data());
       }
-      A* dst = nullptr;
-      if constexpr (native) {
-        if (direct_out) dst = yr;
-      }
-      if (!dst) dst = stage.data();
-      softmax_row<Log>(src, dst, n, block_m.data());
-      if (dst == stage.data())
-        for (int64_t k = 0; k < n; ++k) yr[k * rr.inner] = static_cast<T>(stage[k]);
+      if (!direct_out)
+        for (int64_t k = 0; k < n; ++k)
+          for (int l = 0; l < nl; ++l)
+            od[out_off[l] + k * inner] = static_cast<T>(stage[l * n + k]);
     }
   });
   return out;
