@@ -4,7 +4,9 @@
 #include "kiln/ops/sort.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -15,73 +17,105 @@ namespace kiln::detail {
 namespace {
 
 // Note [Sort order]
-// Elements are sorted as (key, index) pairs; half/bfloat16 compare as float. NaN ranks
-// above every number, as in torch: last in an ascending sort, first in a descending one,
-// selected first by topk(largest=true). Keys that compare equal (including -0 and 0, and
-// two NaNs) keep their input order: the comparators break ties by index, which makes the
-// order total, so std::sort, std::nth_element and std::stable_sort all agree and every
-// result is deterministic.
+// Each element is sorted as an (unsigned key, input position) pair. The key maps the
+// value's order onto unsigned integers: signed integers have their sign bit flipped; floats
+// (half/bfloat16 via float) map their bits so that -inf < ... < -0 = 0 < ... < +inf, with
+// -0 folded onto 0 and every NaN onto the largest key, because NaN sorts as the largest
+// value in torch; a descending sort complements the key. Equal keys are ordered by
+// position, which makes the order total: std::sort, std::nth_element and
+// std::stable_sort all agree, ties keep their input order, and results are
+// deterministic. Comparing two integers is also several times cheaper than comparing
+// floats with NaN checks. Values are read back from the input by position, so -0 and
+// NaN payloads come out as they went in.
 template <class T>
-using key_t = opmath_t<T>;
+auto sort_key(T v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return static_cast<uint8_t>(v);
+  } else if constexpr (std::is_unsigned_v<T>) {
+    return v;
+  } else if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<U>(static_cast<U>(v) ^ (U{1} << (8 * sizeof(T) - 1)));
+  } else {
+    using F = opmath_t<T>;  // float or double
+    using U = std::conditional_t<sizeof(F) == 4, uint32_t, uint64_t>;
+    F f = static_cast<F>(v);
+    if (f != f) return std::numeric_limits<U>::max();
+    if (f == 0) f = 0;  // -0 == 0
+    const U u = std::bit_cast<U>(f);
+    constexpr U sign = U{1} << (8 * sizeof(U) - 1);
+    return (u & sign) ? static_cast<U>(~u) : static_cast<U>(u | sign);
+  }
+}
+template <class T>
+using key_t = decltype(sort_key(T{}));
 
 template <class K>
 struct Entry {
   K key;
   int64_t index;
+  friend bool operator<(const Entry& a, const Entry& b) {
+    return a.key < b.key || (a.key == b.key && a.index < b.index);
+  }
 };
 
-template <class K>
-bool is_nan(K k) {
-  if constexpr (std::is_floating_point_v<K>)
-    return k != k;
+template <class T>
+bool is_nan(T v) {
+  if constexpr (is_floating_v<T>)
+    return static_cast<opmath_t<T>>(v) != static_cast<opmath_t<T>>(v);
   else
     return false;
 }
 
-/// a ranks above b, NaN above everything else.
-template <class K>
-bool above(K a, K b) {
-  if constexpr (std::is_floating_point_v<K>) {
-    if (is_nan(a)) return !is_nan(b);
-    if (is_nan(b)) return false;
-  }
-  return a > b;
-}
-
-/// Strict order of entries: by key (descending or ascending, NaN largest), then, with
-/// Ties, by input position.
-template <class K, bool Ties>
-struct Before {
-  bool descending;
-  bool operator()(const Entry<K>& a, const Entry<K>& b) const {
-    const bool first = descending ? above(a.key, b.key) : above(b.key, a.key);
-    if constexpr (!Ties) {
-      return first;
-    } else {
-      if (first) return true;
-      const bool second = descending ? above(b.key, a.key) : above(a.key, b.key);
-      return !second && a.index < b.index;
-    }
-  }
-};
-
 /// Rows per thread chunk: sorting costs several elementwise ops per element.
 int64_t sort_grain(int64_t n) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)); }
 
-/// Calls f(entries, out_row, out_step) for each row of x along d, with entries holding the
-/// row's (key, index) pairs; out_row is the offset of the row in a contiguous output whose
-/// dim d has length `len`, and out_step its stride along d.
-template <class T, class F>
-void for_each_row(const Tensor<T, CPU>& x, int d, int64_t len, F&& f) {
+// Strided rows (a sort along a leading dim) are gathered, and their results written, up
+// to kSortLanes rows at a time, one element of each per step: neighbouring rows are
+// usually neighbours in memory, so each cache line and page touched serves all of them.
+constexpr int kSortLanes = 16;
+constexpr int64_t kSortStage = int64_t{1} << 14;  // entries staged at most
+
+/// Puts each row of x along d in (key, position) order with order(first, last), which
+/// must leave the wanted entries in front (keys complemented when `flip`), then writes
+/// the first `len` positions to idx and their values to vals (when not null), both
+/// contiguous outputs whose dim d has length len.
+template <class T, class Order>
+void sort_rows(const Tensor<T, CPU>& x, int d, int64_t len, bool flip, T* vals, int64_t* idx,
+               Order order) {
   using K = key_t<T>;
   const DimRows rr = dim_rows(x.shape(), x.strides(), d);
+  const int64_t n = rr.n, step = rr.step, inner = rr.inner;
   const T* xd = x.data();
-  parallel_for(rr.rows, sort_grain(rr.n), 1, [&](int64_t r0, int64_t r1) {
-    std::vector<Entry<K>> buf(static_cast<std::size_t>(rr.n));
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = xd + rr.in_offset(r);
-      for (int64_t k = 0; k < rr.n; ++k) buf[k] = {static_cast<K>(xr[k * rr.step]), k};
-      f(buf, rr.out_offset(r, len), rr.inner);
+  const K mask = flip ? static_cast<K>(~K{0}) : K{0};
+  const int lanes =
+      step == 1 ? 1 : static_cast<int>(std::clamp<int64_t>(kSortStage / n, 1, kSortLanes));
+  const int64_t n_tiles = (rr.rows + lanes - 1) / lanes;
+  parallel_for(n_tiles, sort_grain(n * lanes), 1, [&](int64_t t0, int64_t t1) {
+    std::vector<Entry<K>> buf(static_cast<std::size_t>(n * lanes));
+    std::vector<T> staged(vals ? static_cast<std::size_t>(n * lanes) : 0);
+    const T* row[kSortLanes];
+    int64_t out[kSortLanes];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * lanes;
+      const int nl = static_cast<int>(std::min<int64_t>(lanes, rr.rows - r0));
+      for (int l = 0; l < nl; ++l) {
+        row[l] = xd + rr.in_offset(r0 + l);
+        out[l] = rr.out_offset(r0 + l, len);
+      }
+      for (int64_t k = 0; k < n; ++k)
+        for (int l = 0; l < nl; ++l) {
+          const T v = row[l][k * step];
+          buf[l * n + k] = {static_cast<K>(sort_key(v) ^ mask), k};
+          if (vals) staged[l * n + k] = v;
+        }
+      for (int l = 0; l < nl; ++l) order(buf.begin() + l * n, buf.begin() + (l + 1) * n);
+      for (int64_t j = 0; j < len; ++j)
+        for (int l = 0; l < nl; ++l) {
+          const int64_t i = buf[l * n + j].index;
+          idx[out[l] + j * inner] = i;
+          if (vals) vals[out[l] + j * inner] = staged[l * n + i];
+        }
     }
   });
 }
@@ -100,16 +134,13 @@ ValuesIndices<T> sort_impl(const Tensor<T, CPU>& x, int64_t dim, bool descending
   T* vals = want_values ? r.values.data() : nullptr;
   int64_t* idx = r.indices.data();
   const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
-  for_each_row(x, d, n, [&](std::vector<Entry<K>>& buf, int64_t o, int64_t step) {
-    if (stable)
-      std::stable_sort(buf.begin(), buf.end(), Before<K, false>{descending});
-    else
-      std::sort(buf.begin(), buf.end(), Before<K, true>{descending});
-    for (int64_t k = 0; k < n; ++k) {
-      idx[o + k * step] = buf[k].index;
-      if (vals) vals[o + k * step] = static_cast<T>(buf[k].key);
-    }
-  });
+  using It = typename std::vector<Entry<K>>::iterator;
+  if (stable)
+    sort_rows(x, d, n, descending, vals, idx, [](It b, It e) {
+      std::stable_sort(b, e, [](const Entry<K>& p, const Entry<K>& q) { return p.key < q.key; });
+    });
+  else
+    sort_rows(x, d, n, descending, vals, idx, [](It b, It e) { std::sort(b, e); });
   return r;
 }
 
@@ -126,22 +157,16 @@ ValuesIndices<T> topk_impl(const Tensor<T, CPU>& x, int64_t k, int64_t dim, bool
   if (x.dim() > 0) out_shape[d] = k;
   ValuesIndices<T> r{Tensor<T, CPU>(out_shape), Tensor<int64_t, CPU>(out_shape)};
   if (r.values.numel() == 0) return r;
-  T* vals = r.values.data();
-  int64_t* idx = r.indices.data();
-  const Before<K, true> before{largest};
-  for_each_row(x, d, k, [&](std::vector<Entry<K>>& buf, int64_t o, int64_t step) {
-    const auto kth = buf.begin() + k;
+  // The k largest come first in a descending order: flip the keys.
+  using It = typename std::vector<Entry<K>>::iterator;
+  sort_rows(x, d, k, largest, r.values.data(), r.indices.data(), [&](It b, It e) {
     // A heap of k entries rejects most elements with one comparison when k is small;
-    // otherwise a selection and a sort of the first k.
+    // otherwise a selection, then a sort of the first k.
     if (sorted && k < n / 16) {
-      std::partial_sort(buf.begin(), kth, buf.end(), before);
+      std::partial_sort(b, b + k, e);
     } else {
-      if (k < n) std::nth_element(buf.begin(), kth, buf.end(), before);
-      if (sorted) std::sort(buf.begin(), kth, before);
-    }
-    for (int64_t j = 0; j < k; ++j) {
-      idx[o + j * step] = buf[j].index;
-      vals[o + j * step] = static_cast<T>(buf[j].key);
+      if (k < n) std::nth_element(b, b + k, e);
+      if (sorted) std::sort(b, b + k);
     }
   });
   return r;
@@ -151,18 +176,19 @@ template <class T>
 UniqueResult<T> unique_impl(const Tensor<T, CPU>& x, bool return_inverse, bool return_counts) {
   using K = key_t<T>;
   const Tensor<T, CPU> c = x.contiguous();
+  const T* v = c.data();
   const int64_t n = c.numel();
   std::vector<Entry<K>> buf(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) buf[i] = {static_cast<K>(c.data()[i]), i};
-  std::sort(buf.begin(), buf.end(), Before<K, true>{false});
-  // A new value starts wherever the key differs from the previous one (NaN != NaN).
+  for (int64_t i = 0; i < n; ++i) buf[i] = {sort_key(v[i]), i};
+  std::sort(buf.begin(), buf.end());
+  // A new value starts where the key changes, and at every NaN (NaN != NaN, as in torch).
   std::vector<int64_t> starts;
   for (int64_t i = 0; i < n; ++i)
-    if (i == 0 || !(buf[i].key == buf[i - 1].key)) starts.push_back(i);
+    if (i == 0 || buf[i].key != buf[i - 1].key || is_nan(v[buf[i].index])) starts.push_back(i);
   const int64_t m = static_cast<int64_t>(starts.size());
   UniqueResult<T> r;
   r.values = Tensor<T, CPU>(Shape{m});
-  for (int64_t g = 0; g < m; ++g) r.values.data()[g] = static_cast<T>(buf[starts[g]].key);
+  for (int64_t g = 0; g < m; ++g) r.values.data()[g] = v[buf[starts[g]].index];
   if (return_counts) {
     r.counts = Tensor<int64_t, CPU>(Shape{m});
     for (int64_t g = 0; g < m; ++g)
