@@ -134,6 +134,27 @@ TEST_CASE("softmax: NaN poisons its row only; an all -inf row is NaN", "[ops][so
   CHECK(std::isnan(y[4999]));
 }
 
+TEST_CASE("softmax of rows and columns that start with a long -inf run", "[ops][softmax]") {
+  // A masked prefix longer than the row block (2048) or the column tile (16) must give
+  // zeros, not exp(-inf + inf) = NaN.
+  auto row = kiln::full<float>({2, 5000}, -INFINITY);
+  row.slice(1, 2500, 5000).copy_(kiln::randn<float>({2, 2500}));
+  const auto vr = values_of(row);
+  check_close(kiln::softmax(row, 1), map_rows(vr, row.shape(), 1, ref_softmax), 2e-6, 2e-6);
+  check_close(kiln::log_softmax(row, 1), map_rows(vr, row.shape(), 1, ref_log_softmax), 2e-6, 2e-6);
+  auto col = kiln::full<double>({40, 530}, -INFINITY);
+  col.slice(0, 20, 40).copy_(kiln::randn<double>({20, 530}));
+  const auto vc = values_of(col);
+  check_close(kiln::softmax(col, 0), map_rows(vc, col.shape(), 0, ref_softmax), 1e-13, 1e-13);
+  check_close(kiln::log_softmax(col, 0), map_rows(vc, col.shape(), 0, ref_log_softmax), 1e-13,
+              1e-13);
+  // A NaN after a -inf block still poisons the row.
+  auto nan_row = kiln::full<float>({1, 5000}, -INFINITY);
+  nan_row(0, 4000) = NAN;
+  CHECK(std::isnan(kiln::softmax(nan_row, 1)(0, 0)));
+  CHECK(std::isnan(kiln::log_softmax(nan_row, 1)(0, 4999)));
+}
+
 TEST_CASE("softmax of size-0 and size-1 dims", "[ops][softmax]") {
   CHECK(kiln::softmax(kiln::zeros<float>({0, 3}), 1).shape() == Shape{0, 3});
   CHECK(kiln::softmax(kiln::zeros<float>({3, 0}), 1).shape() == Shape{3, 0});

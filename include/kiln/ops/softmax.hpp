@@ -137,11 +137,16 @@ void softmax_row(const A* x, A* y, int64_t n, A* block_m) {
   for (int64_t b0 = 0; b0 < n; b0 += kSoftmaxBlock, ++blk) {
     const int64_t b1 = std::min(n, b0 + kSoftmaxBlock);
     const A bm = softmax_max(x, b0, b1);
-    if (bm > m) {
-      s *= math::exp(m - bm);  // exp(-inf) = 0 for the first block
+    if (bm > m || bm != bm) {
+      s *= math::exp(m - bm);  // exp(-inf) = 0 for the first block; NaN spreads
       m = bm;
     }
     block_m[blk] = m;
+    if (m == -std::numeric_limits<A>::infinity()) {
+      // Only -inf so far (a masked prefix): each exp(x - m) is 0, not exp(-inf + inf).
+      if constexpr (!Log) std::fill(y + b0, y + b1, A(0));
+      continue;
+    }
     s += softmax_exp_sum<!Log>(x, y, b0, b1, m);
   }
   if constexpr (Log) {
@@ -163,8 +168,9 @@ void softmax_row(const A* x, A* y, int64_t n, A* block_m) {
 // row segments of up to kColumnWidth columns are processed together, with one running
 // maximum and sum per column: pass 1 takes the maxima of a tile of kColumnTile rows
 // (rescaling the sums where a maximum rises, as in Note [Two-pass softmax]) and then
-// adds the tile's exponentials; pass 2 writes exp(x - m) / s or (x - m) - log(s),
-// evaluating exp once more instead of storing per-tile maxima for every column.
+// adds the tile's exponentials, summed on their own first; pass 2 writes exp(x - m) / s
+// or (x - m) - log(s), evaluating exp once more instead of storing per-tile maxima for
+// every column.
 inline constexpr int64_t kColumnTile = 16;
 inline constexpr int64_t kColumnWidth = 512;
 
@@ -215,15 +221,14 @@ void softmax_columns(const A* x, A* y, int64_t n, int64_t ld, int64_t w, A* m, A
       const V old = load_as<V>(m + j), sv = load_as<V>(s + j);
       V mx = old;
       for (int64_t k = k0; k < k1; ++k) mx = math::max(mx, load_as<V>(x + k * ld + j));
-      store_as(s + j, math::select(mx > old, sv * math::exp(old - mx), sv));
+      // The tile's sum on its own, then added: rounding grows with n / kColumnTile, not n.
+      V t = math::lit<V>(0);
+      for (int64_t k = k0; k < k1; ++k) t += math::exp(load_as<V>(x + k * ld + j) - mx);
+      // A column that is -inf so far adds 0 (not exp(-inf + inf)).
+      t = math::select(mx == math::lit<V>(-std::numeric_limits<A>::infinity()), math::lit<V>(0), t);
+      store_as(s + j, math::select(mx > old, sv * math::exp(old - mx), sv) + t);
       store_as(m + j, mx);
     });
-    for (int64_t k = k0; k < k1; ++k)
-      over_columns<A>(w, [&](int64_t j, auto v) {
-        using V = decltype(v);
-        const V e = math::exp(load_as<V>(x + k * ld + j) - load_as<V>(m + j));
-        store_as(s + j, load_as<V>(s + j) + e);
-      });
   }
   over_columns<A>(w, [&](int64_t j, auto v) {  // s becomes log(s) or 1 / s
     using V = decltype(v);
