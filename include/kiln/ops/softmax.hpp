@@ -258,7 +258,7 @@ Tensor<T, CPU> softmax_impl(const Tensor<T, CPU>& x, int64_t dim, const char* op
   if (out.numel() == 0) return out;
   const DimRows rr = dim_rows(x.shape(), x.strides(), d);
   const int64_t n = rr.n, step = rr.step, inner = rr.inner;
-  // Contiguous float/double rows are read (written) in place; the others are staged.
+  // float/double rows with unit stride are read (written) directly; the others are staged.
   constexpr bool native = std::is_same_v<T, A>;
   const T* xd = x.data();
   T* od = out.data();
