@@ -25,7 +25,10 @@
   /* out[i] = log(sum_j exp(x[i, j] - m_i)) + m_i, m_i = max_j x[i, j] (two passes per row) */ \
   void row_logsumexp(float* out, const float* x, int64_t rows, int64_t cols);                  \
   /* out[j] = sum_i x[i, j] (each thread streams rows over its own block of columns) */        \
-  void col_sum(float* out, const float* x, int64_t rows, int64_t cols);
+  void col_sum(float* out, const float* x, int64_t rows, int64_t cols);                        \
+  /* y[i, :] = softmax(x[i, :]): per row the max, then y = exp(x - max) with its sum, then */  \
+  /* y *= 1 / sum while the row is in cache */                                                 \
+  void row_softmax(float* y, const float* x, int64_t rows, int64_t cols);
 
 namespace kbench::ref {
 namespace fm {
