@@ -11,6 +11,8 @@
 #include "kiln/core/parallel.hpp"
 #include "kiln/core/shape.hpp"
 #include "kiln/expr/ops.hpp"
+#include "kiln/ops/conv.hpp"
+#include "kiln/ops/pool.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/tensor.hpp"
 #include "kiln/tensor/factories.hpp"
