@@ -121,11 +121,16 @@ std::shared_ptr<Plan> build(Kind kind, const Geom& g, bool has_bias) {
   const memory::desc src_any = md(src, tag::any), dst_any = md(dst, tag::any),
                      wei_any = md(wei, tag::any);
   const memory::desc bias_md = md({g.o}, tag::x);
-  // torch pads both sides alike; the right padding oneDNN needs is whatever makes its
-  // output-size formula give exactly oh (it may be less than the left padding).
+  // torch pads both sides alike, and so does this when oneDNN's output-size formula then
+  // gives oh; a transposed convolution's backward can need a smaller oh (Note [Transposed
+  // convolution] in conv.cpp), and then the right padding is what makes the formula exact.
+  auto right_pad = [](int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, int64_t d) {
+    const int64_t span = (k - 1) * d + 1;
+    return (in + 2 * p - span) / s + 1 == out ? p : (out - 1) * s + span - in - p;
+  };
   const memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad_l{g.ph, g.pw};
-  const memory::dims pad_r{(g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.h - g.ph,
-                           (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.w - g.pw};
+  const memory::dims pad_r{right_pad(g.h, g.oh, g.kh, g.sh, g.ph, g.dh),
+                           right_pad(g.w, g.ow, g.kw, g.sw, g.pw, g.dw)};
   if (pad_r[0] + g.sh <= 0 || pad_r[1] + g.sw <= 0) return nullptr;  // oneDNN rejects these
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
