@@ -142,6 +142,7 @@ std::vector<PoolCase> max_cases() {
        {1, 2, 3, 3},
        {2, 2, 2, 2, 1, 1, 1, 1, true}},
       {"stride 1, overlapping", {2, 1, 5, 5}, {2, 3, 1, 1, 1, 1}},
+      {"rows wider than a block of 256 outputs", {1, 2, 3, 700}, {2, 3, 1, 2, 1, 1}},
       {"empty batch", {0, 3, 4, 4}, {2, 2, 2, 2, 0, 0}},
   };
 }
