@@ -15,8 +15,9 @@
 // Every convolution here is one 2-D convolution y = conv(x, w) described by a
 // conv_impl::Geom, run by one of two engines:
 //   * float: oneDNN's convolution primitives (forward, backward data, backward weights),
-//     as PyTorch uses on CPU — 1.5-3x faster than im2col + GEMM on the benchmarked
-//     layers (docs/benchmarks.md, benchmarks/bench_conv.cpp). Shapes that oneDNN declines
+//     as PyTorch uses on CPU — 1.05-1.5x faster than im2col + GEMM on the benchmarked
+//     32-channel layers and 2.4-3x on depthwise ones, 1.15x slower on a 1-channel first
+//     layer (docs/benchmarks.md, benchmarks/bench_conv.cpp). Shapes that oneDNN declines
 //     (or serves only with its reference loops) and shapes with a zero-size dim fall back
 //     to the GEMM engine.
 //   * double (oneDNN has no f64 convolution): im2col + GEMM (src/conv_gemm.cpp).
