@@ -19,6 +19,8 @@
 #include "kiln/ops/join.hpp"
 #include "kiln/ops/pad.hpp"
 #include "kiln/linalg.hpp"
+#include "kiln/ops/conv.hpp"
+#include "kiln/ops/pool.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/reorder.hpp"
 #include "kiln/ops/triangle.hpp"
