@@ -94,6 +94,16 @@ void warn_slow_openblas() {
   });
 }
 
+// Up to 64^3 multiply-adds, OpenBLAS's sgemm costs less per call than oneDNN's (about
+// 1.15x at 64^3 on one thread; bench_gemm's batched case), so small products go there,
+// unless OpenBLAS runs outdated kernels on this CPU or is the pthread build inside a
+// parallel region (see the Note).
+bool small_sgemm_to_openblas(int64_t m, int64_t n, int64_t k) {
+  if (m * n * k > (int64_t{1} << 18)) return false;
+  static const bool fast_core = !is_pre_avx2_core(openblas_core());
+  return fast_core && (openblas_is_openmp() || !omp_in_parallel());
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
@@ -101,6 +111,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   check_dims(m, n, k, lda, ldb, ldc, "gemm");
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.f) return scale_c(m, n, beta, c, ldc);
+  if (small_sgemm_to_openblas(m, n, k)) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
+                int(ldb), beta, c, int(ldc));
+    return;
+  }
   // dnnl_sgemm reads C when beta != 0 only, like BLAS.
   const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
                                       lda, b, ldb, beta, c, ldc);
@@ -162,6 +178,7 @@ std::string backend_info() {
   const dnnl_version_t* v = dnnl_version();
   std::string s = "float: oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) +
                   "." + std::to_string(v->patch) + " sgemm (JIT, ISA chosen from CPUID)";
+  if (!is_pre_avx2_core(openblas_core())) s += ", OpenBLAS sgemm up to 64^3";
   s += "; double: OpenBLAS dgemm (";
   s += openblas_core();
   s += openblas_is_openmp() ? " kernels, OpenMP threads)" : " kernels, pthreads)";
