@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -28,8 +29,10 @@
 // Threads: oneDNN (Debian's build) and the OpenMP variant of OpenBLAS run on the same
 // libgomp as kiln, so kiln::set_num_threads governs all three and a GEMM called inside a
 // kiln parallel region runs on its calling thread (nested regions get one thread) — no
-// oversubscription. The pthread variant of OpenBLAS keeps its own pool: it is told the
-// thread count before each call and is never called from inside a parallel region.
+// oversubscription. The pthread variant of OpenBLAS keeps its own pool: before each call
+// it is told kiln's thread count (one inside a parallel region), under a lock held through
+// the call so that the pool never changes size under a running GEMM; gemm_batched does
+// not spread its double products over threads then (they would only queue on the lock).
 
 extern "C" char* openblas_get_corename(void);
 extern "C" int openblas_get_parallel(void);
@@ -131,10 +134,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0) return scale_c(m, n, beta, c, ldc);
   warn_slow_openblas();
+  std::unique_lock<std::mutex> lock;
   if (!openblas_is_openmp()) {
-    // The pthread build keeps its own pool; match kiln's thread count (see the Note).
+    // The pthread build keeps its own pool, whose size must not change under a running
+    // call: match kiln's thread count and hold the lock through the call (see the Note).
     static std::mutex mu;
-    std::lock_guard<std::mutex> lock(mu);
+    lock = std::unique_lock<std::mutex>(mu);
     const int want = omp_in_parallel() ? 1 : kiln::get_num_threads();
     if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
   }
@@ -150,7 +155,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t 
   KILN_CHECK(batch >= 0, ValueError, "[gemm_batched] negative batch ", batch);
   check_dims(m, n, k, lda, ldb, ldc, "gemm_batched");
   // Below ~128^3 multiply-adds a GEMM cannot keep two threads busy, so give each thread
-  // whole products instead. The pthread OpenBLAS must not be called from a parallel region.
+  // whole products instead (not for the pthread OpenBLAS: see the Note).
   const bool small = m * n * k < (int64_t{1} << 21);
   const bool can_split = std::is_same_v<T, float> || openblas_is_openmp();
   auto one = [&](int64_t i) {
@@ -158,10 +163,19 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t 
          c + i * stride_c, ldc);
   };
   if (small && can_split && batch > 1) {
-    // Exceptions cannot leave an OpenMP region; the checks above cover every input error.
+    // Exceptions cannot leave an OpenMP region: the first one (a library failure; input
+    // errors are caught above) is carried out and rethrown.
+    std::exception_ptr error;
+    std::mutex mu;
     kiln::parallel_for(batch, 1, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) one(i);
+      try {
+        for (int64_t i = lo; i < hi; ++i) one(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+      }
     });
+    if (error) std::rethrow_exception(error);
   } else {
     for (int64_t i = 0; i < batch; ++i) one(i);
   }

@@ -83,6 +83,13 @@ void col2im(const Geom& g, const T* col, T* x, int64_t c_lo, int64_t c_hi) {
 }
 
 // Splits `rows` rows of `row_len` elements across threads (serially inside a region).
+// The scratch slot of the calling thread inside parallel_for: its number in the team that
+// parallel_for started, or 0 when parallel_for ran inline (called from inside an outer
+// region, where omp_get_thread_num() numbers the outer team and could pass the slots).
+inline std::size_t scratch_slot(int outer_level) {
+  return omp_get_level() > outer_level ? static_cast<std::size_t>(omp_get_thread_num()) : 0;
+}
+
 template <class F>
 void rows_parallel(int64_t rows, int64_t row_len, F&& f) {
   parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(row_len, 1)), 1, f);
@@ -97,8 +104,9 @@ void for_each_sample(int64_t n, std::size_t scratch_len, F&& f) {
   const int nt = get_num_threads();
   if (n >= 2 && nt > 1) {
     Scratch<T> buf(scratch_len * static_cast<std::size_t>(nt));
+    const int level = omp_get_level();
     parallel_for(n, 1, 1, [&](int64_t lo, int64_t hi) {
-      T* mine = buf.get() + scratch_len * static_cast<std::size_t>(omp_get_thread_num());
+      T* mine = buf.get() + scratch_len * scratch_slot(level);
       for (int64_t s = lo; s < hi; ++s) f(s, mine, false);
     });
   } else {
@@ -209,8 +217,9 @@ void backward_weight_gemm(const Geom& g, const T* x, const T* gy, T* gw) {
   const int nt = get_num_threads();
   Scratch<T> parts(static_cast<std::size_t>(chunks * wn));
   Scratch<T> cols(scratch * static_cast<std::size_t>(nt));
+  const int level = omp_get_level();
   parallel_for(chunks, 1, 1, [&](int64_t lo, int64_t hi) {
-    T* col = cols.get() + scratch * static_cast<std::size_t>(omp_get_thread_num());
+    T* col = cols.get() + scratch * scratch_slot(level);
     for (int64_t c = lo; c < hi; ++c)
       accumulate(g.n * c / chunks, g.n * (c + 1) / chunks, parts.get() + c * wn, col, false);
   });

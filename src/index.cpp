@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 
 #include "index_loops.hpp"
 
@@ -327,6 +328,8 @@ Tensor<int64_t, CPU> one_hot(const Tensor<int64_t, CPU>& idx, int64_t num_classe
     KILN_CHECK(lo >= 0, IndexError, "[one_hot] class values must be non-negative, got ", lo,
                " (input shape ", idx.shape(), ")");
     const int64_t hi = amax(idx).item();
+    KILN_CHECK(num_classes != -1 || hi < std::numeric_limits<int64_t>::max(), IndexError,
+               "[one_hot] class value ", hi, " is too large to infer num_classes from");
     if (num_classes == -1) num_classes = hi + 1;
     KILN_CHECK(hi < num_classes, IndexError, "[one_hot] class value ", hi,
                " is out of range for num_classes ", num_classes, " (input shape ", idx.shape(),

@@ -73,6 +73,9 @@ Shape stack_shape(std::span<const Shape> shapes, int64_t dim_in, int& dim) {
   return out;
 }
 
+// ceil(n / d) for n >= 0, d > 0, without the overflow of (n + d - 1) / d.
+int64_t ceil_div(int64_t n, int64_t d) { return n / d + (n % d != 0); }
+
 std::vector<int64_t> split_lengths(const Shape& shape, int64_t split_size, int dim) {
   const int64_t n = shape[dim];
   KILN_CHECK(split_size >= 0, ValueError, "[split] split_size must be non-negative, got ",
@@ -81,8 +84,7 @@ std::vector<int64_t> split_lengths(const Shape& shape, int64_t split_size, int d
              "[split] split_size can only be 0 if dimension size is 0, but got dimension ", dim,
              " of size ", n, " (shape ", shape, ")");
   // At least one piece, so that an empty dim still splits into [empty] as in torch.
-  const int64_t count =
-      split_size == 0 ? 1 : std::max<int64_t>((n + split_size - 1) / split_size, 1);
+  const int64_t count = split_size == 0 ? 1 : std::max<int64_t>(ceil_div(n, split_size), 1);
   std::vector<int64_t> out(static_cast<std::size_t>(count), split_size);
   out.back() = n - split_size * (count - 1);
   return out;
@@ -93,7 +95,10 @@ void check_split_sizes(const Shape& shape, std::span<const int64_t> sizes, int d
   for (int64_t s : sizes) {
     KILN_CHECK(s >= 0, ValueError, "[split_with_sizes] split sizes must be non-negative, got ",
                list_str(sizes), " (shape ", shape, ", dim ", dim, ")");
-    total += s;
+    // Huge sizes must not wrap around to the right total.
+    KILN_CHECK(!__builtin_add_overflow(total, s, &total), ValueError,
+               "[split_with_sizes] split sizes ", list_str(sizes), " overflow int64 when summed",
+               " (shape ", shape, ", dim ", dim, ")");
   }
   KILN_CHECK(total == shape[dim], ValueError, "[split_with_sizes] split sizes ", list_str(sizes),
              " sum to ", total, " but dimension ", dim, " of the tensor has size ", shape[dim],
@@ -106,7 +111,7 @@ std::vector<int64_t> chunk_lengths(const Shape& shape, int64_t chunks, int dim) 
   const int64_t n = shape[dim];
   // torch: an empty dim gives `chunks` empty pieces; otherwise pieces of ceil(n / chunks).
   if (n == 0) return std::vector<int64_t>(static_cast<std::size_t>(chunks), 0);
-  return split_lengths(shape, (n + chunks - 1) / chunks, dim);
+  return split_lengths(shape, ceil_div(n, chunks), dim);
 }
 
 }  // namespace kiln::detail

@@ -3,6 +3,7 @@
 #include "kiln/ops/matmul.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "kiln/ops/blas.hpp"
@@ -48,7 +49,9 @@ void int_gemm(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b, T* c, T alpha, T
   const auto as = a.strides(), bs = b.strides();
   const T* ap = a.data();
   const T* bp = b.data();
-  using U = std::make_unsigned_t<std::conditional_t<std::is_same_v<T, uint8_t>, uint8_t, T>>;
+  // Unsigned arithmetic wraps like torch's; at least 32 bits so that products of narrow
+  // types do not promote to (overflowing) int.
+  using U = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
   kiln::parallel_for(batch * m, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, n * k)),
                      1, [&](int64_t lo, int64_t hi) {
                        std::vector<U> acc(n);
@@ -198,6 +201,10 @@ template <class T>
 Tensor<T, CPU> addmm_impl(const Tensor<T, CPU>& input, const Tensor<T, CPU>& a,
                           const Tensor<T, CPU>& b, double beta, double alpha, bool batched) {
   const char* op = batched ? "baddbmm" : "addmm";
+  if constexpr (std::is_integral_v<T>)
+    KILN_CHECK(beta == std::trunc(beta) && alpha == std::trunc(alpha), ValueError, "[", op,
+               "] for integer tensors, beta and alpha must be whole numbers, got beta=", beta,
+               ", alpha=", alpha);
   const int rank = batched ? 3 : 2;
   KILN_CHECK(a.dim() == rank && b.dim() == rank, ShapeError, "[", op, "] expects ", rank,
              "-D operands, got shapes ", a.shape(), " and ", b.shape());

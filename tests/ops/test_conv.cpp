@@ -2,6 +2,8 @@
 // conv1d, conv2d, conv_transpose2d and their backward kernels against direct nested loops
 // in double, adjoint identities and finite differences; both float engines (oneDNN and
 // im2col + GEMM); layouts, empty batches and every error path.
+#include <omp.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
@@ -581,4 +583,29 @@ TEST_CASE("conv errors name the op and the shapes", "[ops][conv]") {
         kiln::conv_transpose2d_backward_input(kiln::zeros<float>({2, 3, 5, 5}), wt, {2, 4, 5, 5});
       }),
       {"[conv_transpose2d_backward_input]", "grad_output has shape [2, 3, 5, 5]", "[2, 3, 7, 7]"});
+}
+
+TEST_CASE("conv2d called from inside an outer OpenMP region uses its own scratch", "[conv]") {
+  // The im2col path gives each thread of its own team a scratch slot; called from an outer
+  // team larger than kiln's thread count it must run inline on one slot, not index past
+  // the buffer by the outer thread number.
+  kiln::manual_seed(41);
+  const Tensor<double> x = kiln::randn<double>({3, 2, 6, 6}), w = kiln::randn<double>({4, 2, 3, 3});
+  const int saved = kiln::get_num_threads();
+  kiln::set_num_threads(2);
+  const Tensor<double> y = kiln::conv2d(x, w, {}, 1, 1);
+  const Tensor<double> gw = kiln::conv2d_backward_weight(y, x, w.shape(), 1, 1);
+  constexpr int kOuter = 4;
+  std::vector<Tensor<double>> ys(kOuter), gws(kOuter);
+#pragma omp parallel num_threads(kOuter)
+  {
+    const int t = omp_get_thread_num();
+    ys[t] = kiln::conv2d(x, w, {}, 1, 1);
+    gws[t] = kiln::conv2d_backward_weight(y, x, w.shape(), 1, 1);
+  }
+  kiln::set_num_threads(saved);
+  for (int t = 0; t < kOuter; ++t) {
+    REQUIRE(kiln::allclose(ys[t], y, 1e-12, 1e-12));
+    REQUIRE(kiln::allclose(gws[t], gw, 1e-12, 1e-12));
+  }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -371,6 +372,10 @@ TEST_CASE("one_hot", "[ops][index]") {
   msg = thrown_message<kiln::ValueError>([&] { kiln::one_hot(kiln::zeros<int64_t>({0})); });
   CHECK_THAT(msg, Contains("[one_hot]") && Contains("empty"));
   CHECK_THROWS_AS(kiln::one_hot(idx, -2), kiln::ValueError);
+  // Inferring num_classes from the largest int64 would overflow.
+  msg = thrown_message<kiln::IndexError>(
+      [&] { kiln::one_hot(kiln::tensor<int64_t>({std::numeric_limits<int64_t>::max()})); });
+  CHECK_THAT(msg, Contains("[one_hot]") && Contains("too large"));
 }
 
 TEMPLATE_TEST_CASE("embedding looks rows up for ids of any shape", "[ops][index]", float, double) {

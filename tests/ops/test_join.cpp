@@ -3,6 +3,7 @@
 // arrays, over layouts, dims, dtypes and empty dims; views share storage; every error.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "kiln/kiln.hpp"
@@ -196,6 +197,11 @@ TEMPLATE_TEST_CASE("split, split_with_sizes and chunk return views of the right 
     check_pieces(kiln::chunk(x, 4, 0), x, 0, {2, 2, 2, 1});
     check_pieces(kiln::chunk(x, 4, 1), x, 1, {2, 2, 1});  // fewer pieces than asked, as torch
     check_pieces(kiln::chunk(x, 9, 1), x, 1, {1, 1, 1, 1, 1});
+    // Huge counts and sizes: no overflow in the rounding up, no wrap-around in the sum.
+    constexpr int64_t big = std::numeric_limits<int64_t>::max();
+    check_pieces(kiln::chunk(x, big, 1), x, 1, {1, 1, 1, 1, 1});
+    check_pieces(kiln::split(x, big, 0), x, 0, {7});
+    CHECK_THROWS_AS(kiln::split_with_sizes(x, {big, big, 9}, 0), kiln::ValueError);
   }
   // Empty dims: split gives one empty piece, chunk gives `chunks` of them.
   const Tensor<T> e = shape_ref::sample<T>({0, 3});

@@ -109,6 +109,11 @@ TEST_CASE("integer products wrap like torch", "[matmul]") {
   REQUIRE(kiln::mm(a, b).item() == 0);
   Tensor<uint8_t> u = kiln::full<uint8_t>({1, 1}, 200);
   REQUIRE(int(kiln::mm(u, u).item()) == (200 * 200) % 256);
+  // Narrow types wrap in their own width (products must not overflow int on the way).
+  Tensor<int16_t> s = kiln::full<int16_t>({1, 2}, -32768), t = kiln::full<int16_t>({2, 1}, -32768);
+  REQUIRE(kiln::mm(s, t).item() == 0);  // 2 * 2^30 wraps to 0 in 16 bits
+  Tensor<int16_t> p = kiln::full<int16_t>({1, 2}, 300), q = kiln::full<int16_t>({2, 1}, 300);
+  REQUIRE(kiln::mm(p, q).item() == int16_t(180000 - 3 * 65536));
 }
 
 TEST_CASE("matmul follows torch.matmul's rank rules", "[matmul]") {
@@ -261,6 +266,13 @@ TEST_CASE("matrix products reject mismatched shapes with both shapes named", "[m
     kiln::addmm(Tensor<float>({3}), Tensor<float>({2, 4}), Tensor<float>({4, 5}));
   });
   CHECK_THAT(msg, Catch::Contains("[addmm]") && Catch::Contains("[2, 5]"));
+  const Tensor<int32_t> ia = kiln::ones<int32_t>({2, 2});
+  msg = thrown_message<kiln::ValueError>([&] { kiln::addmm(ia, ia, ia, 0.5); });
+  CHECK_THAT(msg, Catch::Contains("[addmm]") && Catch::Contains("beta=0.5"));
+  msg = thrown_message<kiln::ValueError>(
+      [&] { kiln::baddbmm(ia.unsqueeze(0), ia.unsqueeze(0), ia.unsqueeze(0), 1, 2.5); });
+  CHECK_THAT(msg, Catch::Contains("[baddbmm]") && Catch::Contains("alpha=2.5"));
+  REQUIRE(kiln::addmm(ia, ia, ia, 2, 3)(0, 0) == 2 + 3 * 2);
 }
 
 TEST_CASE("GEMM threads: kiln's thread count governs, nested calls stay correct", "[matmul]") {
