@@ -503,7 +503,8 @@ void Tensor<T, D>::write(const E& e, const char* op) const {
       e.for_each_leaf([&](const auto& leaf) {
         all.push_back(broadcast_strides(leaf.shape(), leaf.strides(), shape_));
       });
-      expr::run_strided(data(), strides_, expr::coalesce_layout(shape_, all), e);
+      const expr::Layout l = expr::coalesce_layout(shape_, all);
+      expr::run_strided(data(), strides_, l, e, expr::wants_tiles(l, all));
     }
     storage_.bump_version();
   }

@@ -385,3 +385,25 @@ TEST_CASE("scalar operands on either side", "[expr][layout]") {
     });
   }
 }
+
+TEST_CASE("transposed operands take the tiled path and give every element once", "[expr][layout]") {
+  // Note [Tiled strided rows]: rows wide enough to tile, row counts that are not multiples
+  // of the tile, thread ranges that split rows, and a 3-D case whose blocks stop at the
+  // end of dim 1.
+  kiln::manual_seed(77);
+  const int saved = kiln::get_num_threads();
+  for (int threads : {1, 2}) {
+    kiln::set_num_threads(threads);
+    const kiln::Tensor<float> a = kiln::randn<float>({700, 613});
+    kiln::Tensor<float> o({613, 700});
+    o.copy_(a.t() * 2.0f + 1.0f);
+    for (int64_t i = 0; i < 613; ++i)
+      for (int64_t j = 0; j < 700; ++j) REQUIRE(o(i, j) == a(j, i) * 2.0f + 1.0f);
+    const kiln::Tensor<double> b = kiln::randn<double>({3, 530, 37});
+    const kiln::Tensor<double> t = b.permute({0, 2, 1}) - 1.0;  // [3, 37, 530]
+    for (int64_t k = 0; k < 3; ++k)
+      for (int64_t i = 0; i < 37; ++i)
+        for (int64_t j = 0; j < 530; ++j) REQUIRE(t(k, i, j) == b(k, j, i) - 1.0);
+  }
+  kiln::set_num_threads(saved);
+}
