@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kiln/kiln.hpp"
+#include "ops/nchw_check.hpp"
 #include "support/throws.hpp"
 
 namespace {
@@ -17,28 +18,10 @@ namespace {
 using kiln::IntPair;
 using kiln::Shape;
 using kiln::Tensor;
+using kiln_test::dot;
+using kiln_test::random;
 using kiln_test::thrown_message;
-
-template <class T>
-std::vector<double> values_of(const Tensor<T>& t) {
-  const Tensor<T> c = t.contiguous();
-  std::vector<double> v(static_cast<std::size_t>(c.numel()));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(c.data()[i]);
-  return v;
-}
-
-template <class T>
-Tensor<T> random(const Shape& s, uint64_t seed) {
-  kiln::manual_seed(seed);
-  return kiln::randn<double>(s).to<T>();
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
+using kiln_test::values_of;
 
 template <class T>
 void check_close(const Tensor<T>& got, const Shape& want_shape, const std::vector<double>& want,

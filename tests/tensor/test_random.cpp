@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kiln/kiln.hpp"
+#include "support/threads.hpp"
 #include "support/throws.hpp"
 
 using Catch::Matchers::Contains;
@@ -19,13 +20,8 @@ using kiln::Tensor;
 
 namespace {
 
+using kiln_test::ThreadsGuard;
 using kiln_test::thrown_message;
-
-// Restores the thread count a test changed.
-struct ThreadsGuard {
-  int saved = kiln::get_num_threads();
-  ~ThreadsGuard() { kiln::set_num_threads(saved); }
-};
 
 template <class T>
 bool bitwise_equal(const Tensor<T>& a, const Tensor<T>& b) {

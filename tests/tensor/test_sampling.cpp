@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kiln/kiln.hpp"
+#include "support/threads.hpp"
 #include "support/throws.hpp"
 
 using Catch::Matchers::Contains;
@@ -23,12 +24,8 @@ using kiln::Tensor;
 
 namespace {
 
+using kiln_test::ThreadsGuard;
 using kiln_test::thrown_message;
-
-struct ThreadsGuard {
-  int saved = kiln::get_num_threads();
-  ~ThreadsGuard() { kiln::set_num_threads(saved); }
-};
 
 // Compares values in logical order, so views of any layout can be compared.
 template <class T>
