@@ -2,6 +2,8 @@
 // The umbrella header: everything a kiln user needs.
 #pragma once
 
+#include "kiln/autograd/function.hpp"
+#include "kiln/autograd/gradcheck.hpp"
 #include "kiln/core/allocator.hpp"
 #include "kiln/core/device.hpp"
 #include "kiln/core/dtype.hpp"

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiln/autograd/fwd.hpp"
 #include "kiln/core/device.hpp"
 #include "kiln/core/dtype.hpp"
 #include "kiln/core/error.hpp"
@@ -78,6 +79,8 @@ class Tensor : public expr::ExprBase {
     static_assert(std::is_same_v<expr::device_t<E>, D>,
                   "kiln: the expression lives on another device; move it with .to<Device>()");
     write(e, "assign");
+    if constexpr (is_floating_v<T>)
+      if (autograd::expr_needs_grad(e)) autograd::record_fused(*this, e);
   }
 
   Tensor(const Tensor&) = default;
@@ -95,8 +98,11 @@ class Tensor : public expr::ExprBase {
                   "kiln::cast<T>(expr) or tensor.to<T>()");
     static_assert(std::is_same_v<expr::device_t<E>, D>,
                   "kiln: the expression lives on another device; move it with .to<Device>()");
-    if (defined() && shape_ == e.shape() && is_contiguous() && sole_owner_besides(e)) {
+    // A recorded expression saves its leaves, so it never overwrites one of them.
+    if (defined() && shape_ == e.shape() && is_contiguous() && sole_owner_besides(e) &&
+        !autograd::expr_needs_grad(e)) {
       write(e, "assign");
+      meta_.reset();
     } else {
       *this = Tensor(e);
     }
@@ -161,6 +167,7 @@ class Tensor : public expr::ExprBase {
   const Tensor& copy_(const E& e) const {
     static_assert(std::is_same_v<expr::device_t<E>, D>,
                   "kiln: copy_ source lives on another device; move it with .to<Device>()");
+    autograd::check_inplace(*this, "copy_", autograd::expr_needs_grad(e));
     if constexpr (std::is_same_v<expr::value_t<E>, T>) {
       write(e, "copy_");
     } else {
@@ -169,6 +176,7 @@ class Tensor : public expr::ExprBase {
     return *this;
   }
   const Tensor& fill_(T v) const {
+    autograd::check_inplace(*this, "fill_");
     write(expr::ScalarNode<T, D>(v), "fill_");
     return *this;
   }
@@ -206,6 +214,9 @@ class Tensor : public expr::ExprBase {
     r.offset_ += start * strides_[d];
     r.shape_[d] = (end - start + step - 1) / step;
     r.strides_[d] *= step;
+    autograd::record_view(*this, r, "SliceBackward", [in = shape_, d, start, end, step](const Tensor& g) {
+      return autograd::embed(g, in, [=](const Tensor& z) { return z.slice(d, start, end, step); });
+    });
     return r;
   }
   /// The slice at `index` along `dim`, with that dim removed.
@@ -220,6 +231,9 @@ class Tensor : public expr::ExprBase {
     r.offset_ += index * strides_[d];
     r.shape_.erase(d);
     r.strides_.erase(d);
+    autograd::record_view(*this, r, "SelectBackward", [in = shape_, d, index](const Tensor& g) {
+      return autograd::embed(g, in, [=](const Tensor& z) { return z.select(d, index); });
+    });
     return r;
   }
   Tensor narrow(int64_t dim_, int64_t start, int64_t length) const {
@@ -235,9 +249,12 @@ class Tensor : public expr::ExprBase {
   Tensor transpose(int64_t d0, int64_t d1) const {
     const int a = wrap_dim(d0, dim(), "transpose"), b = wrap_dim(d1, dim(), "transpose");
     Tensor r = *this;
-    if (dim() == 0) return r;
-    std::swap(r.shape_[a], r.shape_[b]);
-    std::swap(r.strides_[a], r.strides_[b]);
+    if (dim() > 0) {
+      std::swap(r.shape_[a], r.shape_[b]);
+      std::swap(r.strides_[a], r.strides_[b]);
+    }
+    autograd::record_view(*this, r, "TransposeBackward",
+                          [a, b](const Tensor& g) { return g.transpose(a, b); });
     return r;
   }
   /// Transpose of a tensor of rank <= 2.
@@ -259,6 +276,11 @@ class Tensor : public expr::ExprBase {
       r.shape_[i] = shape_[d];
       r.strides_[i] = strides_[d];
     }
+    autograd::record_view(*this, r, "PermuteBackward", [dims, n = dim()](const Tensor& g) {
+      Dims inverse(n);
+      for (int i = 0; i < n; ++i) inverse[wrap_dim(dims[i], n, "permute")] = i;
+      return g.permute(inverse);
+    });
     return r;
   }
   /// A view with a new shape (one entry may be -1); throws if the strides forbid it.
@@ -273,6 +295,8 @@ class Tensor : public expr::ExprBase {
     Tensor r = *this;
     r.shape_ = s;
     r.strides_ = *st;
+    autograd::record_view(*this, r, "ViewBackward",
+                          [in = shape_](const Tensor& g) { return g.reshape(in); });
     return r;
   }
   /// view() when the strides allow it, otherwise a contiguous copy reshaped.
@@ -282,6 +306,8 @@ class Tensor : public expr::ExprBase {
       Tensor r = *this;
       r.shape_ = s;
       r.strides_ = *st;
+      autograd::record_view(*this, r, "ReshapeBackward",
+                            [in = shape_](const Tensor& g) { return g.reshape(in); });
       return r;
     }
     return contiguous().view(s);
@@ -327,6 +353,8 @@ class Tensor : public expr::ExprBase {
       r.shape_[i] = want;
       r.strides_[i] = shape_[j] == want ? strides_[j] : 0;
     }
+    autograd::record_view(*this, r, "ExpandBackward",
+                          [in = shape_](const Tensor& g) { return autograd::sum_to(g, in); });
     return r;
   }
   Tensor broadcast_to(const Shape& s) const { return expand(s); }
@@ -340,6 +368,8 @@ class Tensor : public expr::ExprBase {
         r.shape_.push_back(shape_[i]);
         r.strides_.push_back(strides_[i]);
       }
+    autograd::record_view(*this, r, "SqueezeBackward",
+                          [in = shape_](const Tensor& g) { return g.reshape(in); });
     return r;
   }
   /// Removes `dim` if it has size 1 (otherwise returns the same view, like torch).
@@ -350,6 +380,8 @@ class Tensor : public expr::ExprBase {
     Tensor r = *this;
     r.shape_.erase(d);
     r.strides_.erase(d);
+    autograd::record_view(*this, r, "SqueezeBackward",
+                          [in = shape_](const Tensor& g) { return g.reshape(in); });
     return r;
   }
   Tensor unsqueeze(int64_t dim_) const {
@@ -358,6 +390,8 @@ class Tensor : public expr::ExprBase {
     const int64_t st = d < dim() ? shape_[d] * strides_[d] : 1;
     r.shape_.insert(d, 1);
     r.strides_.insert(d, st);
+    autograd::record_view(*this, r, "UnsqueezeBackward",
+                          [in = shape_](const Tensor& g) { return g.reshape(in); });
     return r;
   }
 
@@ -368,6 +402,7 @@ class Tensor : public expr::ExprBase {
   Tensor clone() const {
     Tensor r(shape_);
     r.write(*this, "clone");
+    autograd::record_view(*this, r, "CloneBackward", [](const Tensor& g) { return g; });
     return r;
   }
   /// A copy converted to dtype U (this tensor itself when U is T, like torch).
@@ -379,6 +414,43 @@ class Tensor : public expr::ExprBase {
       return Tensor<U, D>(expr::CastNode<U, Tensor>(*this));
     }
   }
+
+  // ---- autograd (bodies in autograd/record.hpp; see Note [Autograd graph]) -----------------
+  /// Whether gradients flow to this tensor.
+  bool requires_grad() const;
+  /// Marks a leaf as needing gradients (floating-point dtypes only); returns *this. The
+  /// flag belongs to this handle and the copies made after it, like torch parameters
+  /// marked right after creation.
+  Tensor& requires_grad_(bool on = true);
+  /// The accumulated gradient (undefined until a backward reaches this tensor).
+  Tensor grad() const;
+  /// Replaces the gradient (an undefined tensor resets it, like `x.grad = None`).
+  void set_grad(const Tensor& g);
+  /// Resets the gradient: to undefined, or to zeros in place when !set_to_none.
+  void zero_grad(bool set_to_none = true) const;
+  /// The node that produced this tensor (null for leaves).
+  std::shared_ptr<autograd::Node> grad_fn() const;
+  bool is_leaf() const;
+  /// Which output of grad_fn() this tensor is.
+  uint32_t output_nr() const;
+  /// This tensor's data, outside the graph (shares storage; never requires grad).
+  Tensor detach() const;
+  /// Computes the gradient of this tensor w.r.t. the graph leaves and accumulates it into
+  /// their grad(). `gradient` may be omitted for one-element tensors; retain_graph
+  /// defaults to create_graph.
+  void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = {},
+                bool create_graph = false) const;
+  /// Also keep grad() for this non-leaf tensor.
+  void retain_grad() const;
+  bool retains_grad() const;
+  /// Calls hook(grad) each time a gradient for this tensor is computed; a hook that
+  /// returns a defined Tensor replaces the gradient.
+  template <class F>
+  void register_hook(F hook) const;
+  /// The storage's write counter (what saved-tensor checks compare).
+  uint64_t version() const { return storage_.version(); }
+  const std::shared_ptr<autograd::AutogradMeta>& autograd_meta() const { return meta_; }
+  void set_autograd_meta(std::shared_ptr<autograd::AutogradMeta> m) { meta_ = std::move(m); }
 
   // ---- expression leaf interface (see Note [Expressions and plans]) --------------------------
   bool leaves_contiguous(const Shape& s) const { return shape_ == s && is_contiguous(); }
@@ -442,6 +514,7 @@ class Tensor : public expr::ExprBase {
   int64_t offset_ = 0;
   Shape shape_;
   Strides strides_;
+  std::shared_ptr<autograd::AutogradMeta> meta_;
 };
 
 /// Builds a Tensor from an expression: `kiln::Tensor t = a + b;` deduces Tensor<float>.
@@ -511,3 +584,7 @@ void Tensor<T, D>::write(const E& e, const char* op) const {
 }
 
 }  // namespace kiln
+
+#include "kiln/autograd/record.hpp"
+#include "kiln/autograd/lazy.hpp"
+#include "kiln/autograd/fused.hpp"

@@ -51,6 +51,12 @@ class LinAlgError : public ValueError {
  public:
   using ValueError::ValueError;
 };
+/// Misuse of the autograd graph: backward through freed buffers, a tensor saved for
+/// backward that was modified in place, a gradient of the wrong shape, NaN in anomaly mode.
+class AutogradError : public Error {
+ public:
+  using Error::Error;
+};
 /// An allocation that failed.
 class OutOfMemoryError : public Error {
  public:

@@ -17,9 +17,16 @@
 namespace kiln::math {
 
 namespace detail {
+// A differentiable tensor value (autograd/lazy.hpp): functors evaluated on it build the
+// graph of their own derivative, which is how create_graph works for fused nodes.
+template <class T>
+concept lazy_value = requires { typename T::kiln_lazy_value; };
+
 template <class T>
 KILN_HD KILN_INLINE T lit_scalar(double v) {
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (lazy_value<T>) {
+    return T::lazy_lit(v);
+  } else if constexpr (std::is_same_v<T, bool>) {
     return v != 0;
   } else if constexpr (std::is_integral_v<T>) {
     // Saturate: converting an out-of-range double (clamp's ±inf bounds) is undefined.
@@ -53,7 +60,10 @@ KILN_HD KILN_INLINE T lit(double v) {
 /// `c ? a : b`, lane-wise for packets (c is then a comparison mask).
 template <class C, class T>
 KILN_HD KILN_INLINE T select(C c, T a, T b) {
-  return c ? a : b;
+  if constexpr (detail::lazy_value<T>)
+    return T::lazy_select(c, a, b);
+  else
+    return c ? a : b;
 }
 
 template <class T>
@@ -75,7 +85,9 @@ KILN_HD KILN_INLINE T min(T a, T b) {
 #define KILN_MATH_SCALAR_UNARY(name)                           \
   template <class T>                                           \
   KILN_HD KILN_INLINE T name(T x) {                            \
-    if constexpr (std::is_same_v<T, double>)                   \
+    if constexpr (detail::lazy_value<T>)                       \
+      return T::lazy_##name(x);                                \
+    else if constexpr (std::is_same_v<T, double>)              \
       return ::name(x);                                        \
     else if constexpr (std::is_same_v<T, float>)               \
       return ::name##f(x);                                     \
@@ -85,7 +97,9 @@ KILN_HD KILN_INLINE T min(T a, T b) {
 #define KILN_MATH_SCALAR_BINARY(name)                                                 \
   template <class T>                                                                  \
   KILN_HD KILN_INLINE T name(T x, T y) {                                              \
-    if constexpr (std::is_same_v<T, double>)                                          \
+    if constexpr (detail::lazy_value<T>)                                              \
+      return T::lazy_##name(x, y);                                                    \
+    else if constexpr (std::is_same_v<T, double>)                                     \
       return ::name(x, y);                                                            \
     else if constexpr (std::is_same_v<T, float>)                                      \
       return ::name##f(x, y);                                                         \
@@ -203,7 +217,9 @@ KILN_MATH_BINARY(fmod, )
 /// integers so that abs(INT_MIN) is defined (it stays INT_MIN, as in PyTorch).
 template <class T>
 KILN_HD KILN_INLINE T abs(T x) {
-  if constexpr (std::is_same_v<T, double>)
+  if constexpr (detail::lazy_value<T>)
+    return T::lazy_abs(x);
+  else if constexpr (std::is_same_v<T, double>)
     return ::fabs(x);
   else if constexpr (std::is_same_v<T, float>)
     return ::fabsf(x);

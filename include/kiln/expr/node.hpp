@@ -387,6 +387,9 @@ class TernaryNode : public ExprBase {
     return TernaryPlan<Op, value_type, PC, PA, PB>{op_, c_.plan(l), a_.plan(l), b_.plan(l)};
   }
   const Op& op() const { return op_; }
+  const C& cond() const { return c_; }
+  const A& lhs() const { return a_; }
+  const B& rhs() const { return b_; }
 
  private:
   Op op_;
@@ -417,6 +420,7 @@ class CastNode : public ExprBase {
     using P = decltype(e_.plan(l));
     return CastPlan<U, P>{e_.plan(l)};
   }
+  const E& operand() const { return e_; }
 
  private:
   E e_;

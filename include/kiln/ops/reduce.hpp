@@ -74,9 +74,14 @@ template <expr::Expr E>
 auto sum(const E& e, const Dims& dims, bool keepdim = false) {
   using T = expr::value_t<E>;
   using O = detail::sum_t<T>;
-  return detail::reduce<expr::op::SumReduce, acc_t<T>, O>(
-      e, detail::reduce_mask(dims, e.shape().size(), "sum"), keepdim,
-      [](acc_t<T> a, int64_t) { return static_cast<O>(a); });
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "sum");
+  auto out = detail::reduce<expr::op::SumReduce, acc_t<T>, O>(
+      e, mask, keepdim, [](acc_t<T> a, int64_t) { return static_cast<O>(a); });
+  if constexpr (is_floating_v<T>)
+    if (autograd::expr_needs_grad(e))
+      autograd::record_fused_reduction(out, e, detail::reduced_shape(e.shape(), mask, true), 1.0,
+                                       "SumBackward");
+  return out;
 }
 template <expr::Expr E>
 auto sum(const E& e, int64_t dim, bool keepdim = false) {
@@ -92,9 +97,14 @@ auto mean(const E& e, const Dims& dims, bool keepdim = false) {
   detail::require_floating<E>("mean");
   using T = expr::value_t<E>;
   using A = acc_t<T>;
-  return detail::reduce<expr::op::SumReduce, A, T>(
-      e, detail::reduce_mask(dims, e.shape().size(), "mean"), keepdim,
-      [](A a, int64_t n) { return static_cast<T>(a / static_cast<A>(n)); });
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "mean");
+  auto out = detail::reduce<expr::op::SumReduce, A, T>(
+      e, mask, keepdim, [](A a, int64_t n) { return static_cast<T>(a / static_cast<A>(n)); });
+  if (autograd::expr_needs_grad(e))
+    autograd::record_fused_reduction(out, e, detail::reduced_shape(e.shape(), mask, true),
+                                     1.0 / static_cast<double>(detail::reduced_count(e.shape(), mask)),
+                                     "MeanBackward");
+  return out;
 }
 template <expr::Expr E>
 auto mean(const E& e, int64_t dim, bool keepdim = false) {

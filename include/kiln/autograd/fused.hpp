@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// One node per materialised expression, with a fused backward (Note [Fused backward]).
+// Included at the end of tensor.hpp, after record.hpp and lazy.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/core/parallel.hpp"
+#include "kiln/expr/eval_cpu.hpp"
+#include "kiln/expr/node.hpp"
+
+namespace kiln::autograd {
+
+// Note [Fused backward]
+// `y = a*b + c*d - sin(e)` is evaluated in one pass and recorded as ONE node holding the
+// expression (its leaves are the saved tensors). Its backward is one pass too: for each
+// element, a forward sweep recomputes every interior value into a record (plain values
+// on the stack, RecU/RecB/...), then a backward sweep walks the tree from the root,
+// applying each functor's grad / grad_a / grad_b, and writes each leaf's gradient. So
+// the pass reads the incoming gradient and the leaves once and writes each input
+// gradient once, and needs no temporary per op. The same functor code serves scalars
+// and SIMD packets. A leaf used twice (a * a) has one gradient slot: its first use in
+// the tree writes, later uses add. A broadcast leaf gets a gradient of the output's
+// shape that is then summed to its own (sum_to). With create_graph the backward is
+// instead computed with differentiable tensor ops from the same functors (lazy.hpp).
+// sum() and mean() of an expression record the same node with the gradient broadcast
+// (and scaled by 1/n), so reductions fuse in backward as they do in forward.
+
+namespace detail {
+
+template <class V>
+struct RecL {
+  V y;
+};
+template <class V, class A>
+struct RecU {
+  V y;
+  A a;
+};
+template <class V, class A, class B>
+struct RecB {
+  V y;
+  A a;
+  B b;
+};
+template <class V, class C, class A, class B>
+struct RecT {
+  V y;
+  C c;
+  A a;
+  B b;
+};
+
+using expr::detail::from_opmath;
+using expr::detail::to_opmath;
+
+template <class T>
+struct LeafBwd {
+  expr::LeafPlan<T> v;
+  T* g_base = nullptr;
+  T* g_row = nullptr;
+  int64_t gst[kMaxDims] = {};
+  int nd = 1;
+  bool on = false, acc = false;
+
+  void set_row(const int64_t* c) {
+    v.set_row(c);
+    if (!on) return;
+    T* p = g_base;
+    for (int k = 0; k + 1 < nd; ++k) p += c[k] * gst[k];
+    g_row = p;
+  }
+  bool need() const { return on; }
+  KILN_INLINE auto rec(int64_t j) const {
+    const auto y = to_opmath(v.template eval<true>(j));
+    return RecL<decltype(y)>{y};
+  }
+  template <class Rc, class G>
+  KILN_INLINE void back(int64_t j, const Rc&, G g) const {
+    T* p = g_row + j * gst[nd - 1];
+    *p = acc ? static_cast<T>(to_opmath(*p) + g) : static_cast<T>(g);
+  }
+#if KILN_SIMD
+  template <bool Full>
+  KILN_INLINE auto rec_p(int64_t j, int n) const {
+    const auto y = v.template packet<true, Full>(j, n);
+    return RecL<decltype(y)>{y};
+  }
+  template <bool Full, class Rc, class G>
+  KILN_INLINE void back_p(int64_t j, int n, const Rc&, G g) const {
+    const int64_t s = gst[nd - 1];
+    T* p = g_row + j * s;
+    if (s == 1) {
+      if constexpr (Full) {
+        simd::storeu(p, acc ? simd::loadu(p) + g : g);
+      } else {
+        simd::store_partial(p, acc ? simd::load_partial(p, n) + g : g, n);
+      }
+    } else {
+      const int m = Full ? simd::lanes_v<T> : n;
+      for (int k = 0; k < m; ++k) p[k * s] = acc ? p[k * s] + g[k] : g[k];
+    }
+  }
+#endif
+};
+
+template <class T>
+struct ScalarBwd {
+  expr::ScalarPlan<T> v;
+  void set_row(const int64_t*) {}
+  bool need() const { return false; }
+  KILN_INLINE auto rec(int64_t) const {
+    const auto y = to_opmath(v.v);
+    return RecL<decltype(y)>{y};
+  }
+  template <class Rc, class G>
+  void back(int64_t, const Rc&, G) const {}
+#if KILN_SIMD
+  template <bool Full>
+  KILN_INLINE auto rec_p(int64_t, int) const {
+    const auto y = simd::splat<T>(v.v);
+    return RecL<decltype(y)>{y};
+  }
+  template <bool Full, class Rc, class G>
+  void back_p(int64_t, int, const Rc&, G) const {}
+#endif
+};
+
+template <class Op, class R, class S, class A>
+struct UnaryBwd {
+  Op op;
+  A a;
+  bool on = false;
+  static constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<R> &&
+                                is_floating_v<S>;
+
+  void set_row(const int64_t* c) { a.set_row(c); }
+  bool need() const { return on; }
+  KILN_INLINE auto rec(int64_t j) const {
+    const auto ra = a.rec(j);
+    const auto y = to_opmath(from_opmath<R>(op(ra.y)));
+    return RecU<decltype(y), decltype(ra)>{y, ra};
+  }
+  template <class Rc, class G>
+  KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
+    if constexpr (kGrad) a.back(j, r.a, op.grad(r.a.y, r.y, g));
+  }
+#if KILN_SIMD
+  template <bool Full>
+  KILN_INLINE auto rec_p(int64_t j, int n) const {
+    const auto ra = a.template rec_p<Full>(j, n);
+    const auto y = op(ra.y);
+    return RecU<decltype(y), decltype(ra)>{y, ra};
+  }
+  template <bool Full, class Rc, class G>
+  KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
+    if constexpr (kGrad) a.template back_p<Full>(j, n, r.a, op.grad(r.a.y, r.y, g));
+  }
+#endif
+};
+
+template <class Op, class R, class S, class A, class B>
+struct BinaryBwd {
+  Op op;
+  A a;
+  B b;
+  bool on = false;
+  static constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<R> &&
+                                is_floating_v<S>;
+
+  void set_row(const int64_t* c) {
+    a.set_row(c);
+    b.set_row(c);
+  }
+  bool need() const { return on; }
+  KILN_INLINE auto rec(int64_t j) const {
+    const auto ra = a.rec(j);
+    const auto rb = b.rec(j);
+    const auto y = to_opmath(from_opmath<R>(op(ra.y, rb.y)));
+    return RecB<decltype(y), decltype(ra), decltype(rb)>{y, ra, rb};
+  }
+  template <class Rc, class G>
+  KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
+    if constexpr (kGrad) {
+      if (a.need()) a.back(j, r.a, op.grad_a(r.a.y, r.b.y, r.y, g));
+      if (b.need()) b.back(j, r.b, op.grad_b(r.a.y, r.b.y, r.y, g));
+    }
+  }
+#if KILN_SIMD
+  template <bool Full>
+  KILN_INLINE auto rec_p(int64_t j, int n) const {
+    const auto ra = a.template rec_p<Full>(j, n);
+    const auto rb = b.template rec_p<Full>(j, n);
+    const auto y = op(ra.y, rb.y);
+    return RecB<decltype(y), decltype(ra), decltype(rb)>{y, ra, rb};
+  }
+  template <bool Full, class Rc, class G>
+  KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
+    if constexpr (kGrad) {
+      if (a.need()) a.template back_p<Full>(j, n, r.a, op.grad_a(r.a.y, r.b.y, r.y, g));
+      if (b.need()) b.template back_p<Full>(j, n, r.b, op.grad_b(r.a.y, r.b.y, r.y, g));
+    }
+  }
+#endif
+};
+
+template <class Op, class R, class C, class A, class B>
+struct TernaryBwd {
+  Op op;
+  C c;
+  A a;
+  B b;
+  bool on = false;
+  static constexpr bool kGrad = is_floating_v<R>;
+
+  void set_row(const int64_t* k) {
+    c.set_row(k);
+    a.set_row(k);
+    b.set_row(k);
+  }
+  bool need() const { return on; }
+  KILN_INLINE auto rec(int64_t j) const {
+    const auto rc = c.rec(j);
+    const auto ra = a.rec(j);
+    const auto rb = b.rec(j);
+    const auto y = to_opmath(from_opmath<R>(op(rc.y, ra.y, rb.y)));
+    return RecT<decltype(y), decltype(rc), decltype(ra), decltype(rb)>{y, rc, ra, rb};
+  }
+  template <class Rc, class G>
+  KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
+    if constexpr (kGrad) {
+      if (a.need()) a.back(j, r.a, op.grad_a(r.c.y, r.a.y, r.b.y, r.y, g));
+      if (b.need()) b.back(j, r.b, op.grad_b(r.c.y, r.a.y, r.b.y, r.y, g));
+    }
+  }
+#if KILN_SIMD
+  template <bool Full>
+  KILN_INLINE auto rec_p(int64_t j, int n) const {
+    const auto rc = c.template rec_p<Full>(j, n);
+    const auto ra = a.template rec_p<Full>(j, n);
+    const auto rb = b.template rec_p<Full>(j, n);
+    const auto y = op(rc.y, ra.y, rb.y);
+    return RecT<decltype(y), decltype(rc), decltype(ra), decltype(rb)>{y, rc, ra, rb};
+  }
+  template <bool Full, class Rc, class G>
+  KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
+    if constexpr (kGrad) {
+      if (a.need()) a.template back_p<Full>(j, n, r.a, op.grad_a(r.c.y, r.a.y, r.b.y, r.y, g));
+      if (b.need()) b.template back_p<Full>(j, n, r.b, op.grad_b(r.c.y, r.a.y, r.b.y, r.y, g));
+    }
+  }
+#endif
+};
+
+template <class U, class S, class A>
+struct CastBwd {
+  A a;
+  bool on = false;
+  static constexpr bool kGrad = is_floating_v<U> && is_floating_v<S>;
+
+  void set_row(const int64_t* c) { a.set_row(c); }
+  bool need() const { return on; }
+  KILN_INLINE auto rec(int64_t j) const {
+    const auto ra = a.rec(j);
+    U u;
+    if constexpr (std::is_same_v<U, bool>)
+      u = ra.y != decltype(ra.y)(0);
+    else
+      u = static_cast<U>(ra.y);
+    const auto y = to_opmath(u);
+    return RecU<decltype(y), decltype(ra)>{y, ra};
+  }
+  template <class Rc, class G>
+  KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
+    if constexpr (kGrad) a.back(j, r.a, static_cast<decltype(r.a.y)>(g));
+  }
+#if KILN_SIMD
+  // Only same-type casts take the packet path: the identity.
+  template <bool Full>
+  KILN_INLINE auto rec_p(int64_t j, int n) const {
+    const auto ra = a.template rec_p<Full>(j, n);
+    return RecU<decltype(ra.y), decltype(ra)>{ra.y, ra};
+  }
+  template <bool Full, class Rc, class G>
+  KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
+    if constexpr (kGrad) a.template back_p<Full>(j, n, r.a, g);
+  }
+#endif
+};
+
+/// One gradient slot per distinct input that requires grad.
+struct Slot {
+  const AutogradMeta* key = nullptr;
+  Shape leaf_shape;
+  AnyTensor buf;
+  void* data = nullptr;
+};
+
+struct BwdCtx {
+  const expr::Layout* layout;
+  const std::vector<int>* leaf_slot;  // slot of each leaf in for_each_leaf order, or -1
+  std::vector<Slot>* slots;
+  size_t cursor = 0;
+};
+
+template <class T, class D>
+LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
+  const expr::Layout& l = *ctx.layout;
+  LeafBwd<T> b;
+  b.v = t.plan(l);
+  b.nd = l.nd;
+  const int slot = (*ctx.leaf_slot)[ctx.cursor++];
+  if constexpr (is_floating_v<T>) {
+    if (slot >= 0) {
+      Slot& s = (*ctx.slots)[slot];
+      b.on = true;
+      b.acc = s.buf.defined();
+      if (!b.acc) {
+        Tensor<T, D> buf(l.out_shape);
+        s.data = buf.data();
+        s.buf = std::move(buf);
+      }
+      b.g_base = b.g_row = static_cast<T*>(s.data);
+      expr::layout_strides(l, contiguous_strides(l.out_shape), b.gst);
+    }
+  }
+  return b;
+}
+template <class T, class D>
+ScalarBwd<T> make_bwd(const expr::ScalarNode<T, D>& n, BwdCtx& ctx) {
+  return {n.plan(*ctx.layout)};
+}
+template <class Op, class E>
+auto make_bwd(const expr::UnaryNode<Op, E>& n, BwdCtx& ctx) {
+  auto a = make_bwd(n.operand(), ctx);
+  using N = expr::UnaryNode<Op, E>;
+  UnaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a)> b{n.op(), a};
+  b.on = b.kGrad && a.need();
+  return b;
+}
+template <class Op, class A, class B>
+auto make_bwd(const expr::BinaryNode<Op, A, B>& n, BwdCtx& ctx) {
+  auto a = make_bwd(n.lhs(), ctx);
+  auto bb = make_bwd(n.rhs(), ctx);
+  using N = expr::BinaryNode<Op, A, B>;
+  BinaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), decltype(bb)> b{
+      n.op(), a, bb};
+  b.on = b.kGrad && (a.need() || bb.need());
+  return b;
+}
+template <class Op, class C, class A, class B>
+auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
+  auto c = make_bwd(n.cond(), ctx);
+  auto a = make_bwd(n.lhs(), ctx);
+  auto bb = make_bwd(n.rhs(), ctx);
+  using N = expr::TernaryNode<Op, C, A, B>;
+  TernaryBwd<Op, typename N::value_type, decltype(c), decltype(a), decltype(bb)> b{n.op(), c, a,
+                                                                                   bb};
+  b.on = b.kGrad && (a.need() || bb.need());
+  return b;
+}
+template <class U, class E>
+auto make_bwd(const expr::CastNode<U, E>& n, BwdCtx& ctx) {
+  auto a = make_bwd(n.operand(), ctx);
+  CastBwd<U, expr::value_t<E>, decltype(a)> b{a};
+  b.on = b.kGrad && a.need();
+  return b;
+}
+
+/// Runs the backward sweep of plan `p` over layout `l`, the root's gradient read
+/// through `gp` and multiplied by `scale`.
+template <bool Packets, class P, class R>
+void run_fused_backward(const expr::Layout& l, const P& plan, const expr::LeafPlan<R>& gplan,
+                        double scale) {
+  const int nd = l.nd;
+  const int64_t inner = l.extent[nd - 1];
+  int64_t total = 1;
+  for (int k = 0; k < nd; ++k) total *= l.extent[k];
+  parallel_for(total, kParallelGrain / 2, 64, [&](int64_t b, int64_t end) {
+    auto p = plan;
+    auto gp = gplan;
+    int64_t coords[kMaxDims] = {};
+    int64_t row = b / inner, j0 = b % inner;
+    for (int k = nd - 2; k >= 0; --k) {
+      coords[k] = row % l.extent[k];
+      row /= l.extent[k];
+    }
+    while (b < end) {
+      const int64_t j1 = std::min(inner, j0 + (end - b));
+      p.set_row(coords);
+      gp.set_row(coords);
+      int64_t j = j0;
+#if KILN_SIMD
+      if constexpr (Packets) {
+        constexpr int L = simd::lanes_v<R>;
+        const auto s = simd::splat<R>(static_cast<R>(scale));
+        for (; j + L <= j1; j += L) {
+          const auto r = p.template rec_p<true>(j, L);
+          p.template back_p<true>(j, L, r, gp.template packet<true, true>(j, L) * s);
+        }
+        if (j < j1) {
+          const int rem = static_cast<int>(j1 - j);
+          const auto r = p.template rec_p<false>(j, rem);
+          p.template back_p<false>(j, rem, r, gp.template packet<true, false>(j, rem) * s);
+          j = j1;
+        }
+      }
+#endif
+      using G = decltype(to_opmath(R()));
+      for (; j < j1; ++j) {
+        const auto r = p.rec(j);
+        p.back(j, r, static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
+      }
+      b += j1 - j0;
+      j0 = 0;
+      for (int k = nd - 2; k >= 0; --k) {
+        if (++coords[k] < l.extent[k]) break;
+        coords[k] = 0;
+      }
+    }
+  });
+}
+
+// A readable name for the node: "MulBackward" for one op, "FusedBackward[add(mul, sin)]".
+template <class E>
+struct ExprName {
+  static std::string get() { return "x"; }
+};
+template <class T, class D>
+struct ExprName<expr::ScalarNode<T, D>> {
+  static std::string get() { return "scalar"; }
+};
+template <class Op, class E>
+struct ExprName<expr::UnaryNode<Op, E>> {
+  static std::string get() { return std::string(Op::name) + "(" + ExprName<E>::get() + ")"; }
+};
+template <class Op, class A, class B>
+struct ExprName<expr::BinaryNode<Op, A, B>> {
+  static std::string get() {
+    return std::string(Op::name) + "(" + ExprName<A>::get() + ", " + ExprName<B>::get() + ")";
+  }
+};
+template <class Op, class C, class A, class B>
+struct ExprName<expr::TernaryNode<Op, C, A, B>> {
+  static std::string get() {
+    return std::string(Op::name) + "(" + ExprName<C>::get() + ", " + ExprName<A>::get() + ", " +
+           ExprName<B>::get() + ")";
+  }
+};
+template <class U, class E>
+struct ExprName<expr::CastNode<U, E>> {
+  static std::string get() {
+    return "to_" + std::string(dtype_name_v<U>) + "(" + ExprName<E>::get() + ")";
+  }
+};
+template <class E>
+std::string op_node_name(const char* prefix) {
+  if (prefix) return prefix;
+  std::string s = ExprName<E>::get();
+  const auto open = s.find('(');
+  // One op on leaves and scalars only: name it like torch ("MulBackward").
+  if (open != std::string::npos && s.find('(', open + 1) == std::string::npos) {
+    std::string op = s.substr(0, open);
+    op[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(op[0])));
+    return op + "Backward";
+  }
+  return "FusedBackward[" + s + "]";
+}
+
+}  // namespace detail
+
+/// The node recorded for a materialised expression (or a sum/mean of one).
+template <class E>
+class FusedNode final : public Node {
+ public:
+  using R = expr::value_t<E>;
+  using D = expr::device_t<E>;
+
+  /// `keep_shape`/`scale`: for reductions, the incoming gradient is viewed with this
+  /// shape (the keepdim shape), broadcast to the expression's, and scaled.
+  FusedNode(const E& e, const char* name, Shape keep_shape = {}, double scale = 1.0,
+            bool reduction = false)
+      : e_(e), name_(name), keep_shape_(std::move(keep_shape)), scale_(scale),
+        reduction_(reduction) {
+    e.for_each_leaf([&](const auto& leaf) {
+      versions_.push_back(leaf.storage().version());
+      int slot = -1;
+      if (leaf.requires_grad()) {
+        const AutogradMeta* key = leaf.autograd_meta().get();
+        for (size_t s = 0; s < slots_.size(); ++s)
+          if (slots_[s].key == key) slot = static_cast<int>(s);
+        if (slot < 0) {
+          slot = static_cast<int>(slots_.size());
+          slots_.push_back({key, leaf.shape(), {}, nullptr});
+          next_edges().push_back(gradient_edge(leaf));
+        }
+      }
+      leaf_slot_.push_back(slot);
+    });
+  }
+
+  std::string name() const override { return detail::op_node_name<E>(name_); }
+  void release_variables() override { e_.reset(); }
+
+  std::vector<AnyTensor> apply(std::vector<AnyTensor>&& grads) override {
+    KILN_CHECK(e_.has_value(), AutogradError, "[", name(),
+               "] trying to backward through the graph a second time (or to access saved "
+               "tensors after they were freed): pass retain_graph=true to the first backward");
+    check_versions();
+    const E& e = *e_;
+    Tensor<R, D> g = grads[0].as<R, D>();
+    if (reduction_) g = g.reshape(keep_shape_).expand(e.shape());
+    if (GradMode::is_enabled()) return lazy_backward(e, g, scale_, leaf_slot_, slots_.size());
+
+    std::vector<detail::Slot> slots = slots_;
+    const Shape& out_shape = e.shape();
+    std::vector<Strides> all{contiguous_strides(out_shape),
+                             broadcast_strides(g.shape(), g.strides(), out_shape)};
+    e.for_each_leaf([&](const auto& leaf) {
+      all.push_back(broadcast_strides(leaf.shape(), leaf.strides(), out_shape));
+    });
+    const expr::Layout l = expr::coalesce_layout(out_shape, all);
+    detail::BwdCtx ctx{&l, &leaf_slot_, &slots};
+    const auto plan = detail::make_bwd(e, ctx);
+    if (numel_of(out_shape) > 0) {
+      const auto gplan = g.plan(l);
+      detail::run_fused_backward<expr::root_packet_v<E>>(l, plan, gplan, scale_);
+    }
+    // Broadcast inputs: sum the output-shaped gradient down to the input's shape.
+    std::vector<AnyTensor> out(slots.size());
+    size_t k = 0;
+    e.for_each_leaf([&](const auto& leaf) {
+      using L = std::remove_cvref_t<decltype(leaf)>;
+      const int s = leaf_slot_[k++];
+      if constexpr (is_floating_v<typename L::value_type>) {
+        if (s < 0 || out[s].defined()) return;
+        using LT = typename L::value_type;
+        const auto& buf = slots[s].buf.template as<LT, D>();
+        out[s] = slots[s].leaf_shape == out_shape ? buf : sum_to(buf, slots[s].leaf_shape);
+      }
+    });
+    return out;
+  }
+
+ private:
+  void check_versions() const {
+    size_t k = 0;
+    e_->for_each_leaf([&](const auto& leaf) {
+      const uint64_t now = leaf.storage().version(), then = versions_[k++];
+      KILN_CHECK(now == then, AutogradError, "[", name(),
+                 "] one of the variables needed for gradient computation has been modified by "
+                 "an in-place operation: a tensor of shape ",
+                 leaf.shape(), " saved by ", name(), " is at version ", now,
+                 "; expected version ", then, " instead");
+    });
+  }
+
+  std::optional<E> e_;
+  const char* name_;
+  Shape keep_shape_;
+  double scale_;
+  bool reduction_;
+  std::vector<uint64_t> versions_;
+  std::vector<int> leaf_slot_;
+  std::vector<detail::Slot> slots_;
+};
+
+template <class E>
+bool expr_needs_grad(const E& e) {
+  if (!GradMode::is_enabled()) return false;
+  bool any = false;
+  e.for_each_leaf([&](const auto& leaf) { any = any || leaf.requires_grad(); });
+  return any;
+}
+
+template <class T, class D, class E>
+void record_fused(Tensor<T, D>& out, const E& e) {
+  set_history(out, std::make_shared<FusedNode<E>>(e, nullptr));
+}
+
+/// Records `out = sum(e, dims)` (scale 1) or mean (scale 1/n) as a fused node.
+template <class T, class D, class E>
+void record_fused_reduction(Tensor<T, D>& out, const E& e, Shape keep_shape, double scale,
+                            const char* name) {
+  set_history(out, std::make_shared<FusedNode<E>>(e, name, std::move(keep_shape), scale, true));
+}
+
+}  // namespace kiln::autograd

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Declarations tensor.hpp needs before Tensor is complete; defined in record.hpp and
+// fused.hpp, which tensor.hpp includes at its end.
+#pragma once
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
+
+namespace kiln::autograd {
+
+template <class T, class D>
+void check_inplace(const Tensor<T, D>& t, const char* op, bool source_requires_grad = false);
+template <class T, class D, class B>
+void record_view(const Tensor<T, D>& in, Tensor<T, D>& out, const char* name, B backward);
+template <class T, class D>
+Tensor<T, D> sum_to(const Tensor<T, D>& g, const Shape& to);
+template <class T, class D, class V>
+Tensor<T, D> embed(const Tensor<T, D>& g, const Shape& in_shape, V view);
+/// Whether evaluating `e` must be recorded: grad mode is on and a leaf requires grad.
+template <class E>
+bool expr_needs_grad(const E& e);
+/// Records the evaluation of `e` into `out` as one fused node (fused.hpp).
+template <class T, class D, class E>
+void record_fused(Tensor<T, D>& out, const E& e);
+
+}  // namespace kiln::autograd

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// gradcheck / gradgradcheck: analytic gradients against central finite differences.
+#pragma once
+
+#include <cmath>
+#include <sstream>
+#include <type_traits>
+#include <vector>
+
+#include "kiln/tensor.hpp"
+
+namespace kiln::autograd {
+
+namespace detail {
+inline std::vector<Tensor<double>> as_outputs(Tensor<double> t) { return {std::move(t)}; }
+inline std::vector<Tensor<double>> as_outputs(std::vector<Tensor<double>> v) { return v; }
+
+// Coordinates of flat index k in `shape` (row-major).
+inline std::vector<int64_t> unravel(int64_t k, const Shape& shape) {
+  std::vector<int64_t> c(shape.size());
+  for (int d = shape.size() - 1; d >= 0; --d) {
+    c[d] = k % shape[d];
+    k /= shape[d];
+  }
+  return c;
+}
+inline std::string coords_str(const std::vector<int64_t>& c) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < c.size(); ++i) os << (i ? ", " : "") << c[i];
+  os << ")";
+  return os.str();
+}
+}  // namespace detail
+
+/// Checks the gradients of `fn` (inputs -> Tensor<double> or vector of them) at `inputs`
+/// against central differences with step `eps`: every Jacobian entry must satisfy
+/// |analytic - numeric| <= atol + rtol * |numeric|. Only inputs that require grad are
+/// checked; they may be non-contiguous views, but must not overlap themselves (no expanded
+/// inputs: pass the small tensor and let the op broadcast). Returns true, or throws
+/// AutogradError naming the output, the input and the element that disagree.
+template <class F>
+bool gradcheck(F fn, const std::vector<Tensor<double>>& inputs, double eps = 1e-6,
+               double atol = 1e-5, double rtol = 1e-3) {
+  std::vector<size_t> diff;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) diff.push_back(i);
+  KILN_CHECK(!diff.empty(), ValueError, "[gradcheck] no input requires grad");
+  std::vector<Tensor<double>> outs = detail::as_outputs(fn(inputs));
+  std::vector<Tensor<double>> diff_inputs;
+  for (size_t i : diff) diff_inputs.push_back(inputs[i]);
+
+  for (size_t o = 0; o < outs.size(); ++o) {
+    const Tensor<double>& out = outs[o];
+    if (!out.requires_grad()) continue;  // checked numerically below: must be all zero
+    for (int64_t k = 0; k < out.numel(); ++k) {
+      Tensor<double> go(out.shape());
+      go.zero_();
+      go.data()[k] = 1.0;
+      const std::vector<Tensor<double>> an =
+          grad<double, CPU>({out}, diff_inputs, {go}, true, false, true);
+      for (size_t j = 0; j < diff.size(); ++j) {
+        const Tensor<double>& x = inputs[diff[j]];
+        for (int64_t m = 0; m < x.numel(); ++m) {
+          const std::vector<int64_t> c = detail::unravel(m, x.shape());
+          double& cell = x.at(c);
+          const double orig = cell;
+          double plus, minus;
+          {
+            // Grad mode stays on: gradgradcheck's fn computes a gradient itself.
+            cell = orig + eps;
+            plus = detail::as_outputs(fn(inputs))[o].contiguous().data()[k];
+            cell = orig - eps;
+            minus = detail::as_outputs(fn(inputs))[o].contiguous().data()[k];
+            cell = orig;
+          }
+          const double num = (plus - minus) / (2 * eps);
+          const double a = an[j].defined() ? an[j].at(c) : 0.0;
+          KILN_CHECK(std::abs(a - num) <= atol + rtol * std::abs(num) ||
+                         (std::isnan(a) && std::isnan(num)),
+                     AutogradError, "[gradcheck] Jacobian mismatch for output ", o,
+                     " with respect to input ", diff[j], ": d out", detail::coords_str(
+                         detail::unravel(k, out.shape())),
+                     " / d in", detail::coords_str(c), " numerical ", num, ", analytical ", a);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/// Checks second derivatives: gradcheck of (inputs, v) -> grad(fn(inputs), inputs, v)
+/// computed with create_graph, for a random v per output.
+template <class F>
+bool gradgradcheck(F fn, const std::vector<Tensor<double>>& inputs, double eps = 1e-6,
+                   double atol = 1e-5, double rtol = 1e-3) {
+  std::vector<size_t> diff;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) diff.push_back(i);
+  KILN_CHECK(!diff.empty(), ValueError, "[gradgradcheck] no input requires grad");
+  const std::vector<Tensor<double>> outs = detail::as_outputs(fn(inputs));
+  std::vector<Tensor<double>> all = inputs;
+  for (const Tensor<double>& o : outs) {
+    Tensor<double> v(o.shape());
+    for (int64_t k = 0; k < v.numel(); ++k) v.data()[k] = 0.5 + 0.37 * static_cast<double>(k % 7);
+    all.push_back(v.requires_grad_());
+  }
+  const size_t n_in = inputs.size();
+  auto first = [fn, n_in, diff](const std::vector<Tensor<double>>& xs) {
+    std::vector<Tensor<double>> in(xs.begin(), xs.begin() + static_cast<long>(n_in));
+    std::vector<Tensor<double>> vs(xs.begin() + static_cast<long>(n_in), xs.end());
+    std::vector<Tensor<double>> o = detail::as_outputs(fn(in));
+    std::vector<Tensor<double>> d;
+    for (size_t i : diff) d.push_back(in[i]);
+    std::vector<Tensor<double>> keep_o, keep_v;
+    for (size_t k = 0; k < o.size(); ++k)
+      if (o[k].requires_grad()) {
+        keep_o.push_back(o[k]);
+        keep_v.push_back(vs[k]);
+      }
+    std::vector<Tensor<double>> g;
+    if (!keep_o.empty()) g = grad<double, CPU>(keep_o, d, keep_v, true, true, true);
+    std::vector<Tensor<double>> r;
+    for (size_t k = 0; k < d.size(); ++k) {
+      if (k < g.size() && g[k].defined()) {
+        r.push_back(g[k]);
+      } else {
+        Tensor<double> z(d[k].shape());
+        z.zero_();
+        r.push_back(z);
+      }
+    }
+    return r;
+  };
+  return gradcheck(first, all, eps, atol, rtol);
+}
+
+}  // namespace kiln::autograd

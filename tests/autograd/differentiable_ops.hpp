@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Every differentiable public op. Each must have a gradcheck case in the registry; an op
+// missing one fails test_gradcheck_table.cpp by name.
+#pragma once
+
+namespace kiln::test {
+
+inline constexpr const char* kDifferentiableOps[] = {
+    // elementwise (fused nodes; tests/autograd/test_gradcheck_elementwise.cpp)
+    "neg", "abs", "square", "sqrt", "rsqrt", "reciprocal", "exp", "exp2", "expm1", "log",
+    "log2", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+    "erf", "sigmoid", "relu", "silu", "gelu", "gelu_tanh", "leaky_relu", "elu", "softplus",
+    "clamp", "add", "sub", "mul", "div", "pow", "atan2", "maximum", "minimum", "where", "cast",
+    // views and copies (test_gradcheck_views.cpp)
+    "slice", "select", "narrow", "transpose", "t", "permute", "view", "reshape", "flatten",
+    "expand", "squeeze", "unsqueeze", "clone", "contiguous",
+    // reductions
+    "sum", "mean",
+};
+
+}  // namespace kiln::test
