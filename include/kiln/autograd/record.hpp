@@ -295,6 +295,7 @@ class FunctionNode final : public Node {
     return (*f_)(grads);
   }
   void release_variables() override { f_.reset(); }
+  F& closure() { return *f_; }
 
  private:
   std::string name_;
@@ -309,6 +310,23 @@ std::shared_ptr<Node> record(std::string name, Tensor<T, D>& out, std::vector<Ed
   auto node = std::make_shared<FunctionNode<std::decay_t<F>>>(std::move(name), std::move(edges),
                                                               std::forward<F>(backward));
   set_history(out, node);
+  return node;
+}
+
+/// Like record(), for backward formulas that use the op's own output (exp, softmax...):
+/// the closure is called as backward(grads, output), the output saved without a cycle.
+template <class T, class D, class F>
+std::shared_ptr<Node> record_with_output(std::string name, Tensor<T, D>& out,
+                                         std::vector<Edge> edges, F&& backward) {
+  struct WithOutput {
+    std::decay_t<F> f;
+    SavedTensor<T, D> y;
+    std::vector<AnyTensor> operator()(std::vector<AnyTensor>& g) { return f(g, y.unpack()); }
+  };
+  auto node = std::make_shared<FunctionNode<WithOutput>>(
+      std::move(name), std::move(edges), WithOutput{std::forward<F>(backward), {}});
+  set_history(out, node);
+  node->closure().y = save_output(out);
   return node;
 }
 
