@@ -16,6 +16,9 @@ inline constexpr const char* kDifferentiableOps[] = {
     "expand", "squeeze", "unsqueeze", "clone", "contiguous",
     // reductions
     "sum", "mean",
+    // reductions, softmax, scans, sorting, dropout (test_gradcheck_reduce.cpp)
+    "prod", "amax", "amin", "max", "min", "var", "std", "logsumexp", "norm", "softmax",
+    "log_softmax", "cumsum", "cumprod", "sort", "topk", "dropout",
 };
 
 }  // namespace kiln::test
