@@ -16,6 +16,12 @@ inline constexpr const char* kDifferentiableOps[] = {
     "expand", "squeeze", "unsqueeze", "clone", "contiguous",
     // reductions
     "sum", "mean",
+    // indexing, masks, joins, reordering, triangles, padding (test_gradcheck_index.cpp,
+    // test_gradcheck_shape.cpp)
+    "index_select", "gather", "scatter", "scatter_add", "index_add", "take_along_dim",
+    "embedding", "masked_fill", "masked_select", "masked_scatter", "cat", "stack", "split",
+    "chunk", "unbind", "flip", "roll", "repeat", "tile", "tril", "triu", "diag", "diagonal",
+    "pad",
 };
 
 }  // namespace kiln::test
