@@ -19,6 +19,12 @@ inline constexpr const char* kDifferentiableOps[] = {
     // reductions, softmax, scans, sorting, dropout (test_gradcheck_reduce.cpp)
     "prod", "amax", "amin", "max", "min", "var", "std", "logsumexp", "norm", "softmax",
     "log_softmax", "cumsum", "cumprod", "sort", "topk", "dropout",
+    // indexing, masks, joins, reordering, triangles, padding (test_gradcheck_index.cpp,
+    // test_gradcheck_shape.cpp)
+    "index_select", "gather", "scatter", "scatter_add", "index_add", "take_along_dim",
+    "embedding", "masked_fill", "masked_select", "masked_scatter", "cat", "stack", "split",
+    "chunk", "unbind", "flip", "roll", "repeat", "tile", "tril", "triu", "diag", "diagonal",
+    "pad",
 };
 
 }  // namespace kiln::test
