@@ -16,6 +16,8 @@ inline constexpr const char* kDifferentiableOps[] = {
     "expand", "squeeze", "unsqueeze", "clone", "contiguous",
     // reductions
     "sum", "mean",
+    // matrix products, convolutions, pooling (test_gradcheck_matmul.cpp, test_gradcheck_conv.cpp)
+    "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "baddbmm", "linear",
 };
 
 }  // namespace kiln::test
