@@ -17,7 +17,8 @@ inline constexpr const char* kDifferentiableOps[] = {
     // reductions
     "sum", "mean",
     // matrix products, convolutions, pooling (test_gradcheck_matmul.cpp, test_gradcheck_conv.cpp)
-    "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "baddbmm", "linear",
+    "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "baddbmm", "linear", "conv1d", "conv2d",
+    "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
 };
 
 }  // namespace kiln::test
