@@ -8,6 +8,21 @@
 
 namespace kiln::autograd {
 
+/// What a view op did, so that one compiled node type (ViewNode) can undo it in backward.
+struct ViewSpec {
+  enum class Kind : uint8_t { slice, select, transpose, permute, reshape, expand, identity };
+  Kind kind;
+  const char* name;  // the node's name, e.g. "SliceBackward"
+  Shape in_shape;    // the input's shape
+  int64_t dim = 0, start = 0, end = 0, step = 1;  // slice (dim, start, end, step), select
+                                                   // (dim, start = index), transpose (dim, start)
+  Dims dims;  // permute
+};
+
+/// Records the view `out` of `in` (clears out's autograd identity first).
+template <class T, class D>
+void record_view_spec(const Tensor<T, D>& in, Tensor<T, D>& out, const ViewSpec& spec);
+
 template <class T, class D>
 void check_inplace(const Tensor<T, D>& t, const char* op, bool source_requires_grad = false);
 template <class T, class D, class B>
