@@ -3,6 +3,8 @@
 // fused.hpp, which tensor.hpp includes at its end.
 #pragma once
 
+#include <utility>
+
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 
@@ -11,11 +13,15 @@ namespace kiln::autograd {
 /// What a view op did, so that one compiled node type (ViewNode) can undo it in backward.
 struct ViewSpec {
   enum class Kind : uint8_t { slice, select, transpose, permute, reshape, expand, identity };
+  ViewSpec(Kind k, const char* n, Shape in, int64_t d = 0, int64_t s = 0, int64_t e = 0,
+           int64_t st = 1, Dims ds = {})
+      : kind(k), name(n), in_shape(std::move(in)), dim(d), start(s), end(e), step(st),
+        dims(std::move(ds)) {}
   Kind kind;
   const char* name;  // the node's name, e.g. "SliceBackward"
   Shape in_shape;    // the input's shape
-  int64_t dim = 0, start = 0, end = 0, step = 1;  // slice (dim, start, end, step), select
-                                                   // (dim, start = index), transpose (dim, start)
+  // slice: dim, start, end, step; select: dim, start = index; transpose: dim, start = other dim
+  int64_t dim, start, end, step;
   Dims dims;  // permute
 };
 
