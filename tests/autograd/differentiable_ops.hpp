@@ -25,6 +25,9 @@ inline constexpr const char* kDifferentiableOps[] = {
     "embedding", "masked_fill", "masked_select", "masked_scatter", "cat", "stack", "split",
     "chunk", "unbind", "flip", "roll", "repeat", "tile", "tril", "triu", "diag", "diagonal",
     "pad",
+    // matrix products, convolutions, pooling (test_gradcheck_matmul.cpp, test_gradcheck_conv.cpp)
+    "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "baddbmm", "linear", "conv1d", "conv2d",
+    "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
 };
 
 }  // namespace kiln::test
