@@ -16,6 +16,10 @@ inline constexpr const char* kDifferentiableOps[] = {
     "expand", "squeeze", "unsqueeze", "clone", "contiguous",
     // reductions
     "sum", "mean",
+    // linalg (test_gradcheck_linalg.cpp)
+    "linalg.solve", "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.cholesky",
+    "linalg.matrix_power", "linalg.qr", "linalg.eigh", "linalg.eigvalsh", "linalg.svd",
+    "linalg.svdvals",
 };
 
 }  // namespace kiln::test
