@@ -307,7 +307,20 @@ struct BwdCtx {
   const std::vector<int>* leaf_slot;  // slot of each leaf in for_each_leaf order, or -1
   std::vector<Slot>* slots;
   size_t cursor = 0;
+  // > 0 inside a subtree no gradient flows into (a where condition, the operands of a
+  // comparison): its leaves must not claim a slot, or a later use of the same input
+  // would add to a buffer nobody wrote.
+  int dead = 0;
 };
+
+/// Builds the plan of a subtree that gets no gradient.
+template <class E>
+auto make_bwd_dead(const E& e, BwdCtx& ctx) {
+  ++ctx.dead;
+  auto p = make_bwd(e, ctx);
+  --ctx.dead;
+  return p;
+}
 
 template <class T, class D>
 LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
@@ -317,7 +330,7 @@ LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
   b.nd = l.nd;
   const int slot = (*ctx.leaf_slot)[ctx.cursor++];
   if constexpr (is_floating_v<T>) {
-    if (slot >= 0) {
+    if (slot >= 0 && ctx.dead == 0) {
       Slot& s = (*ctx.slots)[slot];
       b.on = true;
       b.acc = s.buf.defined();
@@ -338,25 +351,30 @@ ScalarBwd<T> make_bwd(const expr::ScalarNode<T, D>& n, BwdCtx& ctx) {
 }
 template <class Op, class E>
 auto make_bwd(const expr::UnaryNode<Op, E>& n, BwdCtx& ctx) {
-  auto a = make_bwd(n.operand(), ctx);
   using N = expr::UnaryNode<Op, E>;
-  UnaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a)> b{n.op(), a};
+  using B = UnaryBwd<Op, typename N::value_type, typename N::operand_type,
+                     decltype(make_bwd(n.operand(), ctx))>;
+  auto a = B::kGrad ? make_bwd(n.operand(), ctx) : make_bwd_dead(n.operand(), ctx);
+  B b{n.op(), a};
   b.on = b.kGrad && a.need();
   return b;
 }
 template <class Op, class A, class B>
 auto make_bwd(const expr::BinaryNode<Op, A, B>& n, BwdCtx& ctx) {
+  using N = expr::BinaryNode<Op, A, B>;
+  using P = BinaryBwd<Op, typename N::value_type, typename N::operand_type,
+                      decltype(make_bwd(n.lhs(), ctx)), decltype(make_bwd(n.rhs(), ctx))>;
+  if (!P::kGrad) ++ctx.dead;
   auto a = make_bwd(n.lhs(), ctx);
   auto bb = make_bwd(n.rhs(), ctx);
-  using N = expr::BinaryNode<Op, A, B>;
-  BinaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), decltype(bb)> b{
-      n.op(), a, bb};
+  if (!P::kGrad) --ctx.dead;
+  P b{n.op(), a, bb};
   b.on = b.kGrad && (a.need() || bb.need());
   return b;
 }
 template <class Op, class C, class A, class B>
 auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
-  auto c = make_bwd(n.cond(), ctx);
+  auto c = make_bwd_dead(n.cond(), ctx);
   auto a = make_bwd(n.lhs(), ctx);
   auto bb = make_bwd(n.rhs(), ctx);
   using N = expr::TernaryNode<Op, C, A, B>;
@@ -367,8 +385,9 @@ auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
 }
 template <class U, class E>
 auto make_bwd(const expr::CastNode<U, E>& n, BwdCtx& ctx) {
-  auto a = make_bwd(n.operand(), ctx);
-  CastBwd<U, expr::value_t<E>, decltype(a)> b{a};
+  using P = CastBwd<U, expr::value_t<E>, decltype(make_bwd(n.operand(), ctx))>;
+  auto a = P::kGrad ? make_bwd(n.operand(), ctx) : make_bwd_dead(n.operand(), ctx);
+  P b{a};
   b.on = b.kGrad && a.need();
   return b;
 }
@@ -412,10 +431,15 @@ void run_fused_backward(const expr::Layout& l, const P& plan, const expr::LeafPl
         }
       }
 #endif
-      using G = decltype(to_opmath(R()));
-      for (; j < j1; ++j) {
-        const auto r = p.rec(j);
-        p.back(j, r, static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
+      // Packet trees never reach here: not instantiating the scalar sweep for them
+      // halves what each expression type costs to compile.
+      if constexpr (!Packets) {
+        using G = decltype(to_opmath(R()));
+        for (; j < j1; ++j) {
+          const auto r = p.rec(j);
+          p.back(j, r,
+                 static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
+        }
       }
       b += j1 - j0;
       j0 = 0;
@@ -539,7 +563,7 @@ class FusedNode final : public Node {
       using L = std::remove_cvref_t<decltype(leaf)>;
       const int s = leaf_slot_[k++];
       if constexpr (is_floating_v<typename L::value_type>) {
-        if (s < 0 || out[s].defined()) return;
+        if (s < 0 || out[s].defined() || !slots[s].buf.defined()) return;
         using LT = typename L::value_type;
         const auto& buf = slots[s].buf.template as<LT, D>();
         out[s] = slots[s].leaf_shape == out_shape ? buf : sum_to(buf, slots[s].leaf_shape);
