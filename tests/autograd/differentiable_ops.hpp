@@ -28,6 +28,10 @@ inline constexpr const char* kDifferentiableOps[] = {
     // matrix products, convolutions, pooling (test_gradcheck_matmul.cpp, test_gradcheck_conv.cpp)
     "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "baddbmm", "linear", "conv1d", "conv2d",
     "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    // linalg (test_gradcheck_linalg.cpp)
+    "linalg.solve", "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.cholesky",
+    "linalg.matrix_power", "linalg.qr", "linalg.eigh", "linalg.eigvalsh", "linalg.svd",
+    "linalg.svdvals",
 };
 
 }  // namespace kiln::test
