@@ -191,6 +191,7 @@ class AccumulateGrad final : public Node {
     accumulate(*meta_, grads[0]);
     return {};
   }
+  const std::vector<GradHook>* tensor_hooks() const override { return &meta_->hooks; }
   /// Adds g into meta.grad: the first gradient is kept (stolen when nobody else holds
   /// it, else copied, so .grad never aliases another tensor), later ones are summed in
   /// place, or out of place while create_graph records the sum.
@@ -560,7 +561,7 @@ void Tensor<T, D>::register_hook(F hook) const {
     }
   };
   if (is_leaf())
-    autograd::grad_accumulator(*this)->add_pre_hook(0, std::move(h));
+    meta_->hooks.push_back(std::move(h));
   else
     meta_->grad_fn->add_pre_hook(meta_->output_nr, std::move(h));
 }
