@@ -146,6 +146,9 @@ struct AutogradMeta {
   std::vector<GradHook> hooks;           // leaves: register_hook, run by AccumulateGrad
   AnyTensor grad;
   std::mutex grad_mutex;  // two backward passes may accumulate into one leaf at once
+  // Guards grad_accumulator only. Not grad_mutex: accumulating under create_graph records
+  // ops whose edges may lead back to this very leaf (when the gradient is the leaf itself).
+  std::mutex accumulator_mutex;
 
   AutogradMeta() = default;
   AutogradMeta(std::shared_ptr<Node> fn, uint32_t nr)

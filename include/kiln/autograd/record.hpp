@@ -223,7 +223,7 @@ class AccumulateGrad final : public Node {
 template <class T, class D>
 std::shared_ptr<Node> grad_accumulator(const Tensor<T, D>& t) {
   const auto& meta = t.autograd_meta();
-  std::lock_guard<std::mutex> lock(meta->grad_mutex);
+  std::lock_guard<std::mutex> lock(meta->accumulator_mutex);
   if (auto acc = meta->grad_accumulator.lock()) return acc;
   auto acc = std::make_shared<AccumulateGrad<T, D>>(meta, t.shape());
   meta->grad_accumulator = acc;
