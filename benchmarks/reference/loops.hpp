@@ -13,6 +13,11 @@
   /* y = a*b + c*d - sin(e) */                                                                 \
   void chain(float* y, const float* a, const float* b, const float* c, const float* d,         \
              const float* e, int64_t n);                                                       \
+  /* gradients of y = a*b + c*d - sin(e) from g: ga = g*b, gb = g*a, gc = g*d, gd = g*c, */    \
+  /* ge = -g*cos(e), in one pass */                                                            \
+  void chain_backward(float* ga, float* gb, float* gc, float* gd, float* ge, const float* g,   \
+                      const float* a, const float* b, const float* c, const float* d,          \
+                      const float* e, int64_t n);                                              \
   /* y[i, j] = gelu(x[i, j] * w[j] + bias[j]) (exact erf gelu) */                              \
   void gelu_rows(float* y, const float* x, const float* w, const float* bias, int64_t rows,    \
                  int64_t cols);                                                                \

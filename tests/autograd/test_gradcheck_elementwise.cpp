@@ -57,7 +57,7 @@ KILN_GRADCHECK_CASES({
      true},
     {"cast", mat_t,
      [](const Inputs& x) {
-       return Tensor<double>(k::sin(x[0].to<float>()).to<double>() * x[0]);
+       return Tensor<double>(k::cast<double>(k::sin(x[0].to<float>())) * x[0]);
      },
      false, 1e-4, 1e-3},
     // A longer fused chain, with one input used three times.
