@@ -307,7 +307,21 @@ struct BwdCtx {
   const std::vector<int>* leaf_slot;  // slot of each leaf in for_each_leaf order, or -1
   std::vector<Slot>* slots;
   size_t cursor = 0;
+  // Whether the subtree being built is reached by the backward sweep. Leaves under a
+  // non-differentiable op or in where's condition never are: they must not claim a
+  // slot's first write (see make_bwd for Tensor), or the slot keeps garbage.
+  bool reached = true;
 };
+
+/// Builds `make()` with ctx.reached narrowed to `on`.
+template <class F>
+auto reached_if(BwdCtx& ctx, bool on, F make) {
+  const bool prev = ctx.reached;
+  ctx.reached = prev && on;
+  auto r = make();
+  ctx.reached = prev;
+  return r;
+}
 
 template <class T, class D>
 LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
@@ -317,7 +331,7 @@ LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
   b.nd = l.nd;
   const int slot = (*ctx.leaf_slot)[ctx.cursor++];
   if constexpr (is_floating_v<T>) {
-    if (slot >= 0) {
+    if (slot >= 0 && ctx.reached) {
       Slot& s = (*ctx.slots)[slot];
       b.on = true;
       b.acc = s.buf.defined();
@@ -338,17 +352,21 @@ ScalarBwd<T> make_bwd(const expr::ScalarNode<T, D>& n, BwdCtx& ctx) {
 }
 template <class Op, class E>
 auto make_bwd(const expr::UnaryNode<Op, E>& n, BwdCtx& ctx) {
-  auto a = make_bwd(n.operand(), ctx);
   using N = expr::UnaryNode<Op, E>;
+  constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<typename N::value_type> &&
+                         is_floating_v<typename N::operand_type>;
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.operand(), ctx); });
   UnaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a)> b{n.op(), a};
   b.on = b.kGrad && a.need();
   return b;
 }
 template <class Op, class A, class B>
 auto make_bwd(const expr::BinaryNode<Op, A, B>& n, BwdCtx& ctx) {
-  auto a = make_bwd(n.lhs(), ctx);
-  auto bb = make_bwd(n.rhs(), ctx);
   using N = expr::BinaryNode<Op, A, B>;
+  constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<typename N::value_type> &&
+                         is_floating_v<typename N::operand_type>;
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.lhs(), ctx); });
+  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd(n.rhs(), ctx); });
   BinaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), decltype(bb)> b{
       n.op(), a, bb};
   b.on = b.kGrad && (a.need() || bb.need());
@@ -356,10 +374,11 @@ auto make_bwd(const expr::BinaryNode<Op, A, B>& n, BwdCtx& ctx) {
 }
 template <class Op, class C, class A, class B>
 auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
-  auto c = make_bwd(n.cond(), ctx);
-  auto a = make_bwd(n.lhs(), ctx);
-  auto bb = make_bwd(n.rhs(), ctx);
   using N = expr::TernaryNode<Op, C, A, B>;
+  constexpr bool kGrad = is_floating_v<typename N::value_type>;
+  auto c = reached_if(ctx, false, [&] { return make_bwd(n.cond(), ctx); });
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.lhs(), ctx); });
+  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd(n.rhs(), ctx); });
   TernaryBwd<Op, typename N::value_type, decltype(c), decltype(a), decltype(bb)> b{n.op(), c, a,
                                                                                    bb};
   b.on = b.kGrad && (a.need() || bb.need());
@@ -367,7 +386,8 @@ auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
 }
 template <class U, class E>
 auto make_bwd(const expr::CastNode<U, E>& n, BwdCtx& ctx) {
-  auto a = make_bwd(n.operand(), ctx);
+  auto a = reached_if(ctx, is_floating_v<U> && is_floating_v<expr::value_t<E>>,
+                      [&] { return make_bwd(n.operand(), ctx); });
   CastBwd<U, expr::value_t<E>, decltype(a)> b{a};
   b.on = b.kGrad && a.need();
   return b;
@@ -539,7 +559,8 @@ class FusedNode final : public Node {
       using L = std::remove_cvref_t<decltype(leaf)>;
       const int s = leaf_slot_[k++];
       if constexpr (is_floating_v<typename L::value_type>) {
-        if (s < 0 || out[s].defined()) return;
+        // A slot whose every use is unreached has no buffer: no gradient.
+        if (s < 0 || out[s].defined() || !slots[s].buf.defined()) return;
         using LT = typename L::value_type;
         const auto& buf = slots[s].buf.template as<LT, D>();
         out[s] = slots[s].leaf_shape == out_shape ? buf : sum_to(buf, slots[s].leaf_shape);
