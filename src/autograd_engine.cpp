@@ -68,18 +68,22 @@ void Node::add_retain_hook(uint32_t nr, GradHook h) {
   retain_hooks_.emplace_back(nr, std::move(h));
 }
 AnyTensor Node::run_pre_hooks(uint32_t nr, AnyTensor g) const {
-  for (const auto* hooks : {&pre_hooks_, &retain_hooks_})
-    for (const auto& [k, h] : *hooks) {
-      if (k != nr || !g.defined()) continue;
-      AnyTensor r = h(g);
-      if (r.defined()) {
-        KILN_CHECK(r.shape() == g.shape() && r.dtype() == g.dtype(), AutogradError,
-                   "[hook] a hook on the gradient of ", name(), " returned a tensor of shape ",
-                   r.shape(), " and dtype ", r.dtype(), " for a gradient of shape ", g.shape(),
-                   " and dtype ", g.dtype());
-        g = std::move(r);
-      }
+  auto run = [&](const GradHook& h) {
+    if (!g.defined()) return;
+    AnyTensor r = h(g);
+    if (r.defined()) {
+      KILN_CHECK(r.shape() == g.shape() && r.dtype() == g.dtype(), AutogradError,
+                 "[hook] a hook on the gradient of ", name(), " returned a tensor of shape ",
+                 r.shape(), " and dtype ", r.dtype(), " for a gradient of shape ", g.shape(),
+                 " and dtype ", g.dtype());
+      g = std::move(r);
     }
+  };
+  if (const std::vector<GradHook>* hooks = tensor_hooks(); hooks && nr == 0)
+    for (const GradHook& h : *hooks) run(h);
+  for (const auto* hooks : {&pre_hooks_, &retain_hooks_})
+    for (const auto& [k, h] : *hooks)
+      if (k == nr) run(h);
   return g;
 }
 

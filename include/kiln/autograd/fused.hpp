@@ -307,19 +307,20 @@ struct BwdCtx {
   const std::vector<int>* leaf_slot;  // slot of each leaf in for_each_leaf order, or -1
   std::vector<Slot>* slots;
   size_t cursor = 0;
-  // > 0 inside a subtree no gradient flows into (a where condition, the operands of a
-  // comparison): its leaves must not claim a slot, or a later use of the same input
-  // would add to a buffer nobody wrote.
-  int dead = 0;
+  // Whether the subtree being built is reached by the backward sweep. Leaves under a
+  // non-differentiable op or in where's condition never are: they must not claim a
+  // slot's first write (see make_bwd for Tensor), or the slot keeps garbage.
+  bool reached = true;
 };
 
-/// Builds the plan of a subtree that gets no gradient.
-template <class E>
-auto make_bwd_dead(const E& e, BwdCtx& ctx) {
-  ++ctx.dead;
-  auto p = make_bwd(e, ctx);
-  --ctx.dead;
-  return p;
+/// Builds `make()` with ctx.reached narrowed to `on`.
+template <class F>
+auto reached_if(BwdCtx& ctx, bool on, F make) {
+  const bool prev = ctx.reached;
+  ctx.reached = prev && on;
+  auto r = make();
+  ctx.reached = prev;
+  return r;
 }
 
 template <class T, class D>
@@ -330,7 +331,7 @@ LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
   b.nd = l.nd;
   const int slot = (*ctx.leaf_slot)[ctx.cursor++];
   if constexpr (is_floating_v<T>) {
-    if (slot >= 0 && ctx.dead == 0) {
+    if (slot >= 0 && ctx.reached) {
       Slot& s = (*ctx.slots)[slot];
       b.on = true;
       b.acc = s.buf.defined();
@@ -352,32 +353,32 @@ ScalarBwd<T> make_bwd(const expr::ScalarNode<T, D>& n, BwdCtx& ctx) {
 template <class Op, class E>
 auto make_bwd(const expr::UnaryNode<Op, E>& n, BwdCtx& ctx) {
   using N = expr::UnaryNode<Op, E>;
-  using B = UnaryBwd<Op, typename N::value_type, typename N::operand_type,
-                     decltype(make_bwd(n.operand(), ctx))>;
-  auto a = B::kGrad ? make_bwd(n.operand(), ctx) : make_bwd_dead(n.operand(), ctx);
-  B b{n.op(), a};
+  constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<typename N::value_type> &&
+                         is_floating_v<typename N::operand_type>;
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.operand(), ctx); });
+  UnaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a)> b{n.op(), a};
   b.on = b.kGrad && a.need();
   return b;
 }
 template <class Op, class A, class B>
 auto make_bwd(const expr::BinaryNode<Op, A, B>& n, BwdCtx& ctx) {
   using N = expr::BinaryNode<Op, A, B>;
-  using P = BinaryBwd<Op, typename N::value_type, typename N::operand_type,
-                      decltype(make_bwd(n.lhs(), ctx)), decltype(make_bwd(n.rhs(), ctx))>;
-  if (!P::kGrad) ++ctx.dead;
-  auto a = make_bwd(n.lhs(), ctx);
-  auto bb = make_bwd(n.rhs(), ctx);
-  if (!P::kGrad) --ctx.dead;
-  P b{n.op(), a, bb};
+  constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<typename N::value_type> &&
+                         is_floating_v<typename N::operand_type>;
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.lhs(), ctx); });
+  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd(n.rhs(), ctx); });
+  BinaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), decltype(bb)> b{
+      n.op(), a, bb};
   b.on = b.kGrad && (a.need() || bb.need());
   return b;
 }
 template <class Op, class C, class A, class B>
 auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
-  auto c = make_bwd_dead(n.cond(), ctx);
-  auto a = make_bwd(n.lhs(), ctx);
-  auto bb = make_bwd(n.rhs(), ctx);
   using N = expr::TernaryNode<Op, C, A, B>;
+  constexpr bool kGrad = is_floating_v<typename N::value_type>;
+  auto c = reached_if(ctx, false, [&] { return make_bwd(n.cond(), ctx); });
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.lhs(), ctx); });
+  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd(n.rhs(), ctx); });
   TernaryBwd<Op, typename N::value_type, decltype(c), decltype(a), decltype(bb)> b{n.op(), c, a,
                                                                                    bb};
   b.on = b.kGrad && (a.need() || bb.need());
@@ -385,9 +386,9 @@ auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
 }
 template <class U, class E>
 auto make_bwd(const expr::CastNode<U, E>& n, BwdCtx& ctx) {
-  using P = CastBwd<U, expr::value_t<E>, decltype(make_bwd(n.operand(), ctx))>;
-  auto a = P::kGrad ? make_bwd(n.operand(), ctx) : make_bwd_dead(n.operand(), ctx);
-  P b{a};
+  auto a = reached_if(ctx, is_floating_v<U> && is_floating_v<expr::value_t<E>>,
+                      [&] { return make_bwd(n.operand(), ctx); });
+  CastBwd<U, expr::value_t<E>, decltype(a)> b{a};
   b.on = b.kGrad && a.need();
   return b;
 }
@@ -431,15 +432,10 @@ void run_fused_backward(const expr::Layout& l, const P& plan, const expr::LeafPl
         }
       }
 #endif
-      // Packet trees never reach here: not instantiating the scalar sweep for them
-      // halves what each expression type costs to compile.
-      if constexpr (!Packets) {
-        using G = decltype(to_opmath(R()));
-        for (; j < j1; ++j) {
-          const auto r = p.rec(j);
-          p.back(j, r,
-                 static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
-        }
+      using G = decltype(to_opmath(R()));
+      for (; j < j1; ++j) {
+        const auto r = p.rec(j);
+        p.back(j, r, static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
       }
       b += j1 - j0;
       j0 = 0;
@@ -563,6 +559,7 @@ class FusedNode final : public Node {
       using L = std::remove_cvref_t<decltype(leaf)>;
       const int s = leaf_slot_[k++];
       if constexpr (is_floating_v<typename L::value_type>) {
+        // A slot whose every use is unreached has no buffer: no gradient.
         if (s < 0 || out[s].defined() || !slots[s].buf.defined()) return;
         using LT = typename L::value_type;
         const auto& buf = slots[s].buf.template as<LT, D>();

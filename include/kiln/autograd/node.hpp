@@ -120,6 +120,11 @@ class Node {
   void add_retain_hook(uint32_t nr, GradHook h);
   AnyTensor run_pre_hooks(uint32_t nr, AnyTensor g) const;
 
+ protected:
+  /// Hooks kept outside the node, run before its own on input 0: a leaf's (its
+  /// AccumulateGrad is made lazily and held only by graphs, so it cannot own them).
+  virtual const std::vector<GradHook>* tensor_hooks() const { return nullptr; }
+
  private:
   uint64_t sequence_nr_;
   std::vector<Edge> next_edges_;
@@ -138,8 +143,12 @@ struct AutogradMeta {
   std::shared_ptr<Node> grad_fn;  // null for leaves
   uint32_t output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;  // leaves: the AccumulateGrad node, made lazily
+  std::vector<GradHook> hooks;           // leaves: register_hook, run by AccumulateGrad
   AnyTensor grad;
   std::mutex grad_mutex;  // two backward passes may accumulate into one leaf at once
+  // Guards grad_accumulator only. Not grad_mutex: accumulating under create_graph records
+  // ops whose edges may lead back to this very leaf (when the gradient is the leaf itself).
+  std::mutex accumulator_mutex;
 
   AutogradMeta() = default;
   AutogradMeta(std::shared_ptr<Node> fn, uint32_t nr)

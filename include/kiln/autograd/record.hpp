@@ -184,6 +184,7 @@ class AccumulateGrad final : public Node {
   std::string name() const override;
   bool is_accumulator() const override { return true; }
   std::vector<AnyTensor> apply(std::vector<AnyTensor>&& grads) override;
+  const std::vector<GradHook>* tensor_hooks() const override { return &meta_->hooks; }
   /// Adds g into meta.grad: the first gradient is kept (stolen when nobody else holds
   /// it, else copied, so .grad never aliases another tensor), later ones are summed in
   /// place, or out of place while create_graph records the sum.
@@ -233,7 +234,7 @@ void AccumulateGrad<T, D>::accumulate(AutogradMeta& meta, const AnyTensor& ga) {
 template <class T, class D>
 std::shared_ptr<Node> grad_accumulator(const Tensor<T, D>& t) {
   const auto& meta = t.autograd_meta();
-  std::lock_guard<std::mutex> lock(meta->grad_mutex);
+  std::lock_guard<std::mutex> lock(meta->accumulator_mutex);
   if (auto acc = meta->grad_accumulator.lock()) return acc;
   auto acc = std::make_shared<AccumulateGrad<T, D>>(meta, t.shape());
   meta->grad_accumulator = acc;
@@ -639,7 +640,7 @@ void Tensor<T, D>::register_hook(F hook) const {
     }
   };
   if (is_leaf())
-    autograd::grad_accumulator(*this)->add_pre_hook(0, std::move(h));
+    meta_->hooks.push_back(std::move(h));
   else
     meta_->grad_fn->add_pre_hook(meta_->output_nr, std::move(h));
 }
