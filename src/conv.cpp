@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // conv1d, conv2d, conv_transpose2d and their backward kernels: argument checks, shapes,
-// and the choice of engine (include/kiln/ops/conv.hpp declares them).
+// the choice of engine, and autograd (include/kiln/ops/conv.hpp declares them).
 #include "kiln/ops/conv.hpp"
 
 #include <algorithm>
@@ -307,17 +307,15 @@ Tensor<T, CPU> conv_backward_bias(const char* op, const Tensor<T, CPU>& grad_out
   return kiln::sum(grad_output, dims);
 }
 
-}  // namespace
+// ---- the forward ops, without autograd ----------------------------------------------------------
 
-// ---- conv2d / conv1d ----------------------------------------------------------------------------
-
-template <ConvDType T>
-Tensor<T, CPU> conv2d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
-                      const Tensor<T, CPU>& bias, IntPair stride, IntPair padding, IntPair dilation,
-                      int64_t groups) {
+template <class T>
+Tensor<T, CPU> conv2d_plain(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                            const Tensor<T, CPU>& bias, IntPair stride, IntPair padding,
+                            IntPair dilation, int64_t groups) {
   if constexpr (is_reduced_float_v<T>) {
-    return conv2d(input.template to<float>(), weight.template to<float>(), to_float(bias), stride,
-                  padding, dilation, groups)
+    return conv2d_plain(input.template to<float>(), weight.template to<float>(), to_float(bias),
+                        stride, padding, dilation, groups)
         .template to<T>();
   } else {
     const Params p = make_params("conv2d", stride, padding, dilation, 0, groups, 2);
@@ -325,19 +323,47 @@ Tensor<T, CPU> conv2d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
   }
 }
 
-template <ConvDType T>
-Tensor<T, CPU> conv1d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
-                      const Tensor<T, CPU>& bias, int64_t stride, int64_t padding, int64_t dilation,
-                      int64_t groups) {
+template <class T>
+Tensor<T, CPU> conv1d_plain(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                            const Tensor<T, CPU>& bias, int64_t stride, int64_t padding,
+                            int64_t dilation, int64_t groups) {
   if constexpr (is_reduced_float_v<T>) {
-    return conv1d(input.template to<float>(), weight.template to<float>(), to_float(bias), stride,
-                  padding, dilation, groups)
+    return conv1d_plain(input.template to<float>(), weight.template to<float>(), to_float(bias),
+                        stride, padding, dilation, groups)
         .template to<T>();
   } else {
     const Params p = make_params("conv1d", {1, stride}, {0, padding}, {1, dilation}, 0, groups, 1);
     return conv_forward("conv1d", input, weight, bias, p);
   }
 }
+
+template <class T>
+Tensor<T, CPU> conv_transpose2d_plain(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                                      const Tensor<T, CPU>& bias, IntPair stride, IntPair padding,
+                                      IntPair output_padding, int64_t groups, IntPair dilation) {
+  if constexpr (is_reduced_float_v<T>) {
+    return conv_transpose2d_plain(input.template to<float>(), weight.template to<float>(),
+                                  to_float(bias), stride, padding, output_padding, groups, dilation)
+        .template to<T>();
+  } else {
+    const char* op = "conv_transpose2d";
+    const Params p = make_params(op, stride, padding, dilation, output_padding, groups, 2);
+    const bool batched = is_batched(op, "input", input.shape(), 2);
+    check_weight_rank(op, "weight", weight.shape(), 2, true);
+    const Geom g = transposed_geom(op, input.shape(), weight.shape(), p);
+    check_bias(op, bias, g.c, weight.shape());
+    const Tensor<T, CPU> x = input.contiguous(), w = weight.contiguous();
+    Tensor<T, CPU> y(user_shape(g.n, g.c, g.h, g.w, batched, 2));
+    run_backward_input(op, g, x.data(), w.data(), y.data());
+    if (bias.defined() && y.numel() > 0)
+      add_bias(y.data(), bias.contiguous().data(), g.n, g.c, g.h * g.w);
+    return y;
+  }
+}
+
+}  // namespace
+
+// ---- conv2d / conv1d backward kernels -----------------------------------------------------------
 
 template <ConvDType T>
 Tensor<T, CPU> conv2d_backward_input(const Tensor<T, CPU>& grad_output,
@@ -416,30 +442,6 @@ Tensor<T, CPU> conv1d_backward_bias(const Tensor<T, CPU>& grad_output) {
 // ---- conv_transpose2d (Note [Transposed convolution]) -------------------------------------------
 
 template <ConvDType T>
-Tensor<T, CPU> conv_transpose2d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
-                                const Tensor<T, CPU>& bias, IntPair stride, IntPair padding,
-                                IntPair output_padding, int64_t groups, IntPair dilation) {
-  if constexpr (is_reduced_float_v<T>) {
-    return conv_transpose2d(input.template to<float>(), weight.template to<float>(), to_float(bias),
-                            stride, padding, output_padding, groups, dilation)
-        .template to<T>();
-  } else {
-    const char* op = "conv_transpose2d";
-    const Params p = make_params(op, stride, padding, dilation, output_padding, groups, 2);
-    const bool batched = is_batched(op, "input", input.shape(), 2);
-    check_weight_rank(op, "weight", weight.shape(), 2, true);
-    const Geom g = transposed_geom(op, input.shape(), weight.shape(), p);
-    check_bias(op, bias, g.c, weight.shape());
-    const Tensor<T, CPU> x = input.contiguous(), w = weight.contiguous();
-    Tensor<T, CPU> y(user_shape(g.n, g.c, g.h, g.w, batched, 2));
-    run_backward_input(op, g, x.data(), w.data(), y.data());
-    if (bias.defined() && y.numel() > 0)
-      add_bias(y.data(), bias.contiguous().data(), g.n, g.c, g.h * g.w);
-    return y;
-  }
-}
-
-template <ConvDType T>
 Tensor<T, CPU> conv_transpose2d_backward_input(const Tensor<T, CPU>& grad_output,
                                                const Tensor<T, CPU>& weight,
                                                const Shape& input_shape, IntPair stride,
@@ -499,6 +501,196 @@ Tensor<T, CPU> conv_transpose2d_backward_weight(const Tensor<T, CPU>& grad_outpu
 template <ConvDType T>
 Tensor<T, CPU> conv_transpose2d_backward_bias(const Tensor<T, CPU>& grad_output) {
   return conv_backward_bias("conv_transpose2d_backward_bias", grad_output, 2);
+}
+
+// ---- autograd -----------------------------------------------------------------------------------
+
+// Note [Convolution autograd]
+// conv1d, conv2d and conv_transpose2d record one node each. A first-order backward (the
+// engine runs it with grad mode off) calls the backward kernels above, so training costs
+// exactly what the kernels cost. Under create_graph the same gradients are built from
+// recorded ops instead, so they are differentiable in turn (to any order):
+//   conv input gradient        conv_transpose2d(gy, w), with the output_padding that
+//                              gives back the input's size (it is < stride)
+//   conv weight gradient       a grouped conv2d of the input (batch and channels swapped)
+//                              with gy as the kernel, stride and dilation swapping roles,
+//                              cut to the kernel size (conv_weight_grad_ops)
+//   transposed input gradient  conv2d(gy, w), cut to the input's size
+//   transposed weight gradient the conv weight gradient with gy as the input and x as
+//                              the output gradient (Note [Transposed convolution])
+//   bias gradients             gy summed over N and the spatial dims
+// 1-D and unbatched operands are viewed as [N, C, 1, L] and [1, C, H, W] first.
+
+namespace {
+
+IntPair hw(int64_t h, int64_t w) { return IntPair(h, w); }
+
+// Whether a backward closure must build its gradients from recorded ops (create_graph).
+template <class T>
+bool recording_backward(const Tensor<T, CPU>& gy, const Tensor<T, CPU>& a,
+                        const Tensor<T, CPU>& b) {
+  return autograd::GradMode::is_enabled() &&
+         (gy.requires_grad() || a.requires_grad() || b.requires_grad());
+}
+
+// t as [N, C, H, W] (recorded views): unbatched gets N = 1, 1-D gets H = 1.
+template <class T>
+Tensor<T, CPU> nchw(const Tensor<T, CPU>& t, bool batched, int sdims) {
+  const Tensor<T, CPU> r = batched ? t : t.unsqueeze(0);
+  return sdims == 1 ? r.unsqueeze(2) : r;
+}
+
+// The input gradient of conv(x, w) (x [N, C, h, w]) as a recorded transposed convolution.
+template <class T>
+Tensor<T, CPU> conv_input_grad_ops(const Tensor<T, CPU>& gy, const Tensor<T, CPU>& w, int64_t h,
+                                   int64_t wd, const Params& p) {
+  const int64_t oph = h + 2 * p.ph - p.dh * (w.size(2) - 1) - 1 - (gy.size(2) - 1) * p.sh;
+  const int64_t opw = wd + 2 * p.pw - p.dw * (w.size(3) - 1) - 1 - (gy.size(3) - 1) * p.sw;
+  return conv_transpose2d(gy, w, Tensor<T, CPU>(), hw(p.sh, p.sw), hw(p.ph, p.pw), hw(oph, opw),
+                          p.groups, hw(p.dh, p.dw));
+}
+
+// The weight gradient [G * Og, Cg, kh, kw] of conv(x, w) with x [N, G * Cg, H, W] and
+// gy [N, G * Og, OH, OW], as a recorded convolution: gw[o, c, i, j] = sum over n, a, b of
+// gy[n, o, a, b] * x_padded[n, c, a * sh + i * dh, b * sw + j * dw] is a convolution of
+// x (channels c as the batch, (group, n) as channels) with kernel gy ((group, o) as
+// output channels, n as input channels), stride dh and dilation sh.
+template <class T>
+Tensor<T, CPU> conv_weight_grad_ops(const Tensor<T, CPU>& x, const Tensor<T, CPU>& gy, int64_t kh,
+                                    int64_t kw, const Params& p) {
+  const int64_t n = x.size(0), g = p.groups, cg = x.size(1) / g, og = gy.size(1) / g;
+  const int64_t h = x.size(2), w = x.size(3), oh = gy.size(2), ow = gy.size(3);
+  const Tensor<T, CPU> in =
+      x.reshape({n, g, cg, h, w}).permute({2, 1, 0, 3, 4}).reshape({cg, g * n, h, w});
+  const Tensor<T, CPU> k =
+      gy.reshape({n, g, og, oh, ow}).permute({1, 2, 0, 3, 4}).reshape({g * og, n, oh, ow});
+  const Tensor<T, CPU> r =
+      conv2d(in, k, Tensor<T, CPU>(), hw(p.dh, p.dw), hw(p.ph, p.pw), hw(p.sh, p.sw), g);
+  return r.narrow(2, 0, kh).narrow(3, 0, kw).transpose(0, 1);
+}
+
+// Records out = conv1d / conv2d(input, weight, bias) (Note [Convolution autograd]).
+template <class T>
+void record_conv(Tensor<T, CPU>& out, const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                 const Tensor<T, CPU>& bias, const Params& p) {
+  const bool need_x = input.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.requires_grad();
+  autograd::record(
+      "ConvolutionBackward", out, autograd::collect_edges(input, weight, bias),
+      [sx = need_w ? autograd::save(input) : autograd::SavedTensor<T, CPU>(),
+       sw = need_x ? autograd::save(weight) : autograd::SavedTensor<T, CPU>(), xs = input.shape(),
+       ws = weight.shape(), p, need_x, need_w, need_b](std::vector<AnyTensor>& g) {
+        const Tensor<T, CPU>& gy = g[0].as<T, CPU>();
+        const Tensor<T, CPU> x = sx.unpack(), w = sw.unpack();
+        const int sd = p.sdims;
+        Tensor<T, CPU> gx, gw, gb;
+        if (recording_backward(gy, x, w)) {
+          const bool batched = xs.size() == sd + 2;
+          const Shape x4 = as_nchw(xs, sd), w4 = as_oikk(ws, sd);
+          const Tensor<T, CPU> gy4 = nchw(gy, batched, sd);
+          if (need_x)
+            gx =
+                conv_input_grad_ops(gy4, sd == 1 ? w.unsqueeze(2) : w, x4[2], x4[3], p).reshape(xs);
+          if (need_w)
+            gw = conv_weight_grad_ops(nchw(x, batched, sd), gy4, w4[2], w4[3], p).reshape(ws);
+        } else if (sd == 1) {
+          if (need_x) gx = conv1d_backward_input(gy, w, xs, p.sw, p.pw, p.dw, p.groups);
+          if (need_w) gw = conv1d_backward_weight(gy, x, ws, p.sw, p.pw, p.dw, p.groups);
+        } else {
+          const IntPair s = hw(p.sh, p.sw), pad = hw(p.ph, p.pw), d = hw(p.dh, p.dw);
+          if (need_x) gx = conv2d_backward_input(gy, w, xs, s, pad, d, p.groups);
+          if (need_w) gw = conv2d_backward_weight(gy, x, ws, s, pad, d, p.groups);
+        }
+        // A sum: recorded under create_graph.
+        if (need_b) gb = conv_backward_bias("convolution_backward", gy, sd);
+        return autograd::grads(std::move(gx), std::move(gw), std::move(gb));
+      });
+}
+
+// Records out = conv_transpose2d(input, weight, bias) (Note [Convolution autograd]).
+template <class T>
+void record_conv_transpose(Tensor<T, CPU>& out, const Tensor<T, CPU>& input,
+                           const Tensor<T, CPU>& weight, const Tensor<T, CPU>& bias,
+                           const Params& p) {
+  const bool need_x = input.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.requires_grad();
+  autograd::record(
+      "ConvolutionTransposeBackward", out, autograd::collect_edges(input, weight, bias),
+      [sx = need_w ? autograd::save(input) : autograd::SavedTensor<T, CPU>(),
+       sw = need_x ? autograd::save(weight) : autograd::SavedTensor<T, CPU>(), xs = input.shape(),
+       ws = weight.shape(), p, need_x, need_w, need_b](std::vector<AnyTensor>& g) {
+        const Tensor<T, CPU>& gy = g[0].as<T, CPU>();
+        const Tensor<T, CPU> x = sx.unpack(), w = sw.unpack();
+        const IntPair s = hw(p.sh, p.sw), pad = hw(p.ph, p.pw), d = hw(p.dh, p.dw);
+        Tensor<T, CPU> gx, gw, gb;
+        if (recording_backward(gy, x, w)) {
+          const bool batched = xs.size() == 4;
+          const Shape x4 = as_nchw(xs, 2);
+          const Tensor<T, CPU> gy4 = nchw(gy, batched, 2);
+          if (need_x) {
+            Tensor<T, CPU> r = conv2d(gy4, w, Tensor<T, CPU>(), s, pad, d, p.groups);
+            if (r.size(2) != x4[2]) r = r.narrow(2, 0, x4[2]);
+            if (r.size(3) != x4[3]) r = r.narrow(3, 0, x4[3]);
+            gx = r.reshape(xs);
+          }
+          if (need_w) gw = conv_weight_grad_ops(gy4, nchw(x, batched, 2), ws[2], ws[3], p);
+        } else {
+          const IntPair op = hw(p.oph, p.opw);
+          if (need_x) gx = conv_transpose2d_backward_input(gy, w, xs, s, pad, op, p.groups, d);
+          if (need_w) gw = conv_transpose2d_backward_weight(gy, x, ws, s, pad, op, p.groups, d);
+        }
+        if (need_b) gb = conv_backward_bias("convolution_transpose_backward", gy, 2);
+        return autograd::grads(std::move(gx), std::move(gw), std::move(gb));
+      });
+}
+
+}  // namespace
+
+template <ConvDType T>
+Tensor<T, CPU> conv2d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                      const Tensor<T, CPU>& bias, IntPair stride, IntPair padding, IntPair dilation,
+                      int64_t groups) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = conv2d_plain(input, weight, bias, stride, padding, dilation, groups);
+  }
+  if (autograd::needs_grad(input, weight, bias))
+    record_conv(out, input, weight, bias,
+                make_params("conv2d", stride, padding, dilation, 0, groups, 2));
+  return out;
+}
+
+template <ConvDType T>
+Tensor<T, CPU> conv1d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                      const Tensor<T, CPU>& bias, int64_t stride, int64_t padding, int64_t dilation,
+                      int64_t groups) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = conv1d_plain(input, weight, bias, stride, padding, dilation, groups);
+  }
+  if (autograd::needs_grad(input, weight, bias))
+    record_conv(out, input, weight, bias,
+                make_params("conv1d", {1, stride}, {0, padding}, {1, dilation}, 0, groups, 1));
+  return out;
+}
+
+template <ConvDType T>
+Tensor<T, CPU> conv_transpose2d(const Tensor<T, CPU>& input, const Tensor<T, CPU>& weight,
+                                const Tensor<T, CPU>& bias, IntPair stride, IntPair padding,
+                                IntPair output_padding, int64_t groups, IntPair dilation) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = conv_transpose2d_plain(input, weight, bias, stride, padding, output_padding, groups,
+                                 dilation);
+  }
+  if (autograd::needs_grad(input, weight, bias))
+    record_conv_transpose(
+        out, input, weight, bias,
+        make_params("conv_transpose2d", stride, padding, dilation, output_padding, groups, 2));
+  return out;
 }
 
 namespace detail {

@@ -108,12 +108,7 @@ SolveGrads<linalg_t<T>> solve_backward(const Tensor<T>& grad, const Tensor<T>& A
   const char* op = "linalg.solve_backward";
   check_square(A.shape(), op);
   check_same(grad.shape(), X.shape(), op, "grad", "X");
-  // The forward's vector rule (see solve()).
-  bool vector = B.dim() == 1;
-  if (B.dim() == A.dim() - 1) {
-    vector = true;
-    for (int d = 0; d < B.dim(); ++d) vector = vector && B.shape()[d] == A.shape()[d];
-  }
+  const bool vector = is_vector_rhs(A.shape(), B.shape());  // the forward's rule
   const Tensor<T> g2 = vector ? grad.unsqueeze(-1) : grad, x2 = vector ? X.unsqueeze(-1) : X;
   check_matrix(g2.shape(), op, "grad");
   // gB = A^-T G, in the broadcast batch shape of X.

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "kiln/core/parallel.hpp"
@@ -52,6 +54,16 @@ inline void check_square(const Shape& s, const char* op, const char* name = "A")
   KILN_CHECK(s[s.size() - 1] == s[s.size() - 2], ShapeError, "[", op, "] ", name,
              " must be batches of square matrices, but they are ", s[s.size() - 2], " by ",
              s[s.size() - 1], " matrices (shape ", s, ")");
+}
+
+/// torch's rule for solve's B: a (batch of) vector(s) when it is 1-D or has A's shape
+/// without its last dim; otherwise a (batch of) matrices.
+inline bool is_vector_rhs(const Shape& a, const Shape& b) {
+  if (b.size() == 1) return true;
+  if (b.size() != a.size() - 1) return false;
+  for (int d = 0; d < b.size(); ++d)
+    if (b[d] != a[d]) return false;
+  return true;
 }
 
 /// The broadcast batch shape of two inputs whose last `tail_a` / `tail_b` dims are their
@@ -192,5 +204,30 @@ Tensor<T> inv_impl(const Tensor<T>& A, const char* op);
 /// a @ b for two batches of the same batch shape (no broadcasting).
 template <class T>
 Tensor<T> batched_matmul(const Tensor<T>& a, const Tensor<T>& b);
+
+// The computations behind the public functions, which record them for autograd
+// (src/linalg_autograd.cpp). Called with grad mode off; each is the function of that name.
+template <class T>
+Tensor<T> solve_impl(const Tensor<T>& A, const Tensor<T>& B);
+template <class T>
+Tensor<T> det_impl(const Tensor<T>& A);
+template <class T>
+SlogdetResult<T> slogdet_impl(const Tensor<T>& A);
+template <class T>
+Tensor<T> matrix_power_impl(const Tensor<T>& A, int64_t n);
+template <class T>
+Tensor<T> cholesky_impl(const Tensor<T>& A, bool upper);
+template <class T>
+QRResult<T> qr_impl(const Tensor<T>& A, std::string_view mode);
+template <class T>
+SVDResult<T> svd_impl(const Tensor<T>& A, bool full_matrices);
+template <class T>
+Tensor<T> svdvals_impl(const Tensor<T>& A);
+template <class T>
+EighResult<T> eigh_impl(const Tensor<T>& A, char uplo);
+template <class T>
+Tensor<T> eigvalsh_impl(const Tensor<T>& A, char uplo);
+template <class T>
+LstsqResult<T> lstsq_impl(const Tensor<T>& A, const Tensor<T>& B, std::optional<double> rcond);
 
 }  // namespace kiln::linalg::detail

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // kiln::linalg decompositions: cholesky (LLT), qr (Householder), eigh and eigvalsh
 // (SelfAdjointEigenSolver), lstsq (complete orthogonal decomposition). svd: linalg_svd.cpp.
+// The public functions, which record them for autograd, are in linalg_autograd.cpp.
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
@@ -29,11 +30,9 @@ int64_t first_bad_minor(const Mat<T>& a) {
 }
 
 }  // namespace
-}  // namespace detail
 
 template <class T>
-Tensor<detail::linalg_t<T>> cholesky(const Tensor<T>& A, bool upper) {
-  using namespace detail;
+Tensor<T> cholesky_impl(const Tensor<T>& A, bool upper) {
   check_square(A.shape(), "linalg.cholesky");
   const Matrices<T> a(A);
   const int64_t n = a.rows();
@@ -66,8 +65,7 @@ Tensor<detail::linalg_t<T>> cholesky(const Tensor<T>& A, bool upper) {
 }
 
 template <class T>
-QRResult<detail::linalg_t<T>> qr(const Tensor<T>& A, std::string_view mode) {
-  using namespace detail;
+QRResult<T> qr_impl(const Tensor<T>& A, std::string_view mode) {
   KILN_CHECK(mode == "reduced" || mode == "complete" || mode == "r", ValueError,
              "[linalg.qr] unrecognized mode '", mode,
              "'; expected one of 'reduced' (default), 'r', or 'complete'");
@@ -96,12 +94,11 @@ QRResult<detail::linalg_t<T>> qr(const Tensor<T>& A, std::string_view mode) {
   return {want_q ? q.tensor() : Tensor<T>(Shape{0}), r.tensor()};
 }
 
-namespace detail {
 namespace {
 // eigh and eigvalsh: eigenvalues into `w` [..., n], eigenvectors into `v` when given.
 template <class T>
-void eigh_impl(const Tensor<T>& A, char uplo, const char* op, Tensor<T>& w,
-               const MatricesOut<T>* v) {
+void eigh_solve(const Tensor<T>& A, char uplo, const char* op, Tensor<T>& w,
+                const MatricesOut<T>* v) {
   KILN_CHECK(uplo == 'L' || uplo == 'U', ValueError, "[", op,
              "] expected uplo to be 'L' or 'U', but got '", uplo, "'");
   check_square(A.shape(), op);
@@ -127,28 +124,25 @@ void eigh_impl(const Tensor<T>& A, char uplo, const char* op, Tensor<T>& w,
         A.shape(), ")"));
 }
 }  // namespace
-}  // namespace detail
 
 template <class T>
-EighResult<detail::linalg_t<T>> eigh(const Tensor<T>& A, char uplo) {
-  detail::check_square(A.shape(), "linalg.eigh");
-  const detail::MatricesOut<T> v(A.shape());
+EighResult<T> eigh_impl(const Tensor<T>& A, char uplo) {
+  check_square(A.shape(), "linalg.eigh");
+  const MatricesOut<T> v(A.shape());
   Tensor<T> w;
-  detail::eigh_impl(A, uplo, "linalg.eigh", w, &v);
+  eigh_solve(A, uplo, "linalg.eigh", w, &v);
   return {w, v.tensor()};
 }
 
 template <class T>
-Tensor<detail::linalg_t<T>> eigvalsh(const Tensor<T>& A, char uplo) {
+Tensor<T> eigvalsh_impl(const Tensor<T>& A, char uplo) {
   Tensor<T> w;
-  detail::eigh_impl<T>(A, uplo, "linalg.eigvalsh", w, nullptr);
+  eigh_solve<T>(A, uplo, "linalg.eigvalsh", w, nullptr);
   return w;
 }
 
 template <class T>
-LstsqResult<detail::linalg_t<T>> lstsq(const Tensor<T>& A, const Tensor<T>& B,
-                                       std::optional<double> rcond) {
-  using namespace detail;
+LstsqResult<T> lstsq_impl(const Tensor<T>& A, const Tensor<T>& B, std::optional<double> rcond) {
   check_matrix(A.shape(), "linalg.lstsq");
   // torch's rule: B with one dim fewer than A is a (batch of) vector(s).
   const int64_t diff = A.dim() - B.dim();
@@ -192,12 +186,15 @@ LstsqResult<detail::linalg_t<T>> lstsq(const Tensor<T>& A, const Tensor<T>& B,
   return {vector ? x.tensor().squeeze(-1) : x.tensor(), residuals, rank, Tensor<T>(Shape{0})};
 }
 
-#define KILN_LINALG_DECOMP(T)                                     \
-  template Tensor<T> cholesky<T>(const Tensor<T>&, bool);         \
-  template QRResult<T> qr<T>(const Tensor<T>&, std::string_view); \
-  template EighResult<T> eigh<T>(const Tensor<T>&, char);         \
-  template Tensor<T> eigvalsh<T>(const Tensor<T>&, char);         \
-  template LstsqResult<T> lstsq<T>(const Tensor<T>&, const Tensor<T>&, std::optional<double>);
+}  // namespace detail
+
+#define KILN_LINALG_DECOMP(T)                                                    \
+  template Tensor<T> detail::cholesky_impl(const Tensor<T>&, bool);              \
+  template QRResult<T> detail::qr_impl(const Tensor<T>&, std::string_view);      \
+  template EighResult<T> detail::eigh_impl(const Tensor<T>&, char);              \
+  template Tensor<T> detail::eigvalsh_impl(const Tensor<T>&, char);              \
+  template LstsqResult<T> detail::lstsq_impl(const Tensor<T>&, const Tensor<T>&, \
+                                             std::optional<double>);
 KILN_LINALG_DECOMP(float)
 KILN_LINALG_DECOMP(double)
 #undef KILN_LINALG_DECOMP

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// LU-based kiln::linalg functions: solve, inv, det, slogdet, matrix_power (and the
-// batched product they and the gradients share).
+// LU-based kiln::linalg computations: solve, inv, det, slogdet, matrix_power (and the
+// batched product they and the gradients share). The public functions, which record them
+// for autograd, are in linalg_autograd.cpp.
 #include <Eigen/LU>
 
 #include "linalg_common.hpp"
@@ -65,19 +66,10 @@ Tensor<T> batched_matmul(const Tensor<T>& a_t, const Tensor<T>& b_t) {
   return c.tensor();
 }
 
-}  // namespace detail
-
 template <class T>
-Tensor<detail::linalg_t<T>> solve(const Tensor<T>& A, const Tensor<T>& B) {
-  using namespace detail;
+Tensor<T> solve_impl(const Tensor<T>& A, const Tensor<T>& B) {
   check_square(A.shape(), "linalg.solve");
-  // torch's rule: B is a (batch of) vector(s) when it is 1-D or has A's shape minus the
-  // last dim; otherwise a (batch of) matrices.
-  bool vector = B.dim() == 1;
-  if (B.dim() == A.dim() - 1) {
-    vector = true;
-    for (int d = 0; d < B.dim(); ++d) vector = vector && B.shape()[d] == A.shape()[d];
-  }
+  const bool vector = is_vector_rhs(A.shape(), B.shape());
   const Tensor<T> B2 = vector ? B.unsqueeze(-1) : B;
   KILN_CHECK(B2.dim() >= 2 && B2.size(-2) == A.size(-1), ShapeError,
              "[linalg.solve] incompatible shapes of A ", A.shape(), " and B ", B.shape(),
@@ -87,13 +79,7 @@ Tensor<detail::linalg_t<T>> solve(const Tensor<T>& A, const Tensor<T>& B) {
 }
 
 template <class T>
-Tensor<detail::linalg_t<T>> inv(const Tensor<T>& A) {
-  return detail::inv_impl(A, "linalg.inv");
-}
-
-template <class T>
-Tensor<detail::linalg_t<T>> det(const Tensor<T>& A) {
-  using namespace detail;
+Tensor<T> det_impl(const Tensor<T>& A) {
   check_square(A.shape(), "linalg.det");
   const Matrices<T> a(A);
   Tensor<T> out(batch_of(A.shape()));
@@ -105,8 +91,7 @@ Tensor<detail::linalg_t<T>> det(const Tensor<T>& A) {
 }
 
 template <class T>
-SlogdetResult<detail::linalg_t<T>> slogdet(const Tensor<T>& A) {
-  using namespace detail;
+SlogdetResult<T> slogdet_impl(const Tensor<T>& A) {
   check_square(A.shape(), "linalg.slogdet");
   const Matrices<T> a(A);
   Tensor<T> sign(batch_of(A.shape())), logabs(batch_of(A.shape()));
@@ -129,8 +114,7 @@ SlogdetResult<detail::linalg_t<T>> slogdet(const Tensor<T>& A) {
 }
 
 template <class T>
-Tensor<detail::linalg_t<T>> matrix_power(const Tensor<T>& A, int64_t n) {
-  using namespace detail;
+Tensor<T> matrix_power_impl(const Tensor<T>& A, int64_t n) {
   check_square(A.shape(), "linalg.matrix_power");
   const Matrices<T> a(n < 0 ? inv_impl(A, "linalg.matrix_power") : A);
   const MatricesOut<T> out(A.shape());
@@ -156,15 +140,16 @@ Tensor<detail::linalg_t<T>> matrix_power(const Tensor<T>& A, int64_t n) {
   return out.tensor();
 }
 
+}  // namespace detail
+
 #define KILN_LINALG_LU(T)                                                                     \
   template Tensor<T> detail::solve_matrices(const Tensor<T>&, const Tensor<T>&, const char*); \
   template Tensor<T> detail::inv_impl(const Tensor<T>&, const char*);                         \
   template Tensor<T> detail::batched_matmul(const Tensor<T>&, const Tensor<T>&);              \
-  template Tensor<T> solve<T>(const Tensor<T>&, const Tensor<T>&);                            \
-  template Tensor<T> inv<T>(const Tensor<T>&);                                                \
-  template Tensor<T> det<T>(const Tensor<T>&);                                                \
-  template SlogdetResult<T> slogdet<T>(const Tensor<T>&);                                     \
-  template Tensor<T> matrix_power<T>(const Tensor<T>&, int64_t);
+  template Tensor<T> detail::solve_impl(const Tensor<T>&, const Tensor<T>&);                  \
+  template Tensor<T> detail::det_impl(const Tensor<T>&);                                      \
+  template SlogdetResult<T> detail::slogdet_impl(const Tensor<T>&);                           \
+  template Tensor<T> detail::matrix_power_impl(const Tensor<T>&, int64_t);
 KILN_LINALG_LU(float)
 KILN_LINALG_LU(double)
 #undef KILN_LINALG_LU

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // kiln::linalg svd and svdvals with Eigen's BDCSVD (a file of its own: it is the slowest
-// Eigen code to compile, and the library's sources build in parallel).
+// Eigen code to compile, and the library's sources build in parallel). The public
+// functions, which record them for autograd, are in linalg_autograd.cpp.
 #include <Eigen/SVD>
 
 #include "linalg_common.hpp"
 
 namespace kiln::linalg {
 
+namespace detail {
+
 template <class T>
-SVDResult<detail::linalg_t<T>> svd(const Tensor<T>& A, bool full_matrices) {
-  using namespace detail;
+SVDResult<T> svd_impl(const Tensor<T>& A, bool full_matrices) {
   check_matrix(A.shape(), "linalg.svd");
   const Matrices<T> a(A);
   const int64_t m = a.rows(), n = a.cols(), k = std::min(m, n);
@@ -41,8 +43,7 @@ SVDResult<detail::linalg_t<T>> svd(const Tensor<T>& A, bool full_matrices) {
 }
 
 template <class T>
-Tensor<detail::linalg_t<T>> svdvals(const Tensor<T>& A) {
-  using namespace detail;
+Tensor<T> svdvals_impl(const Tensor<T>& A) {
   check_matrix(A.shape(), "linalg.svdvals");
   const Matrices<T> a(A);
   const int64_t k = std::min(a.rows(), a.cols());
@@ -63,9 +64,11 @@ Tensor<detail::linalg_t<T>> svdvals(const Tensor<T>& A) {
   return s;
 }
 
-#define KILN_LINALG_SVD(T)                              \
-  template SVDResult<T> svd<T>(const Tensor<T>&, bool); \
-  template Tensor<T> svdvals<T>(const Tensor<T>&);
+}  // namespace detail
+
+#define KILN_LINALG_SVD(T)                                        \
+  template SVDResult<T> detail::svd_impl(const Tensor<T>&, bool); \
+  template Tensor<T> detail::svdvals_impl(const Tensor<T>&);
 KILN_LINALG_SVD(float)
 KILN_LINALG_SVD(double)
 #undef KILN_LINALG_SVD

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The matmul family's bodies (declared in kiln/ops/matmul.hpp), instantiated per dtype.
+// The matmul family's bodies (declared in kiln/ops/matmul.hpp) and their backward
+// (Note [Matmul backward]), instantiated per dtype.
 #include "kiln/ops/matmul.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "kiln/ops/blas.hpp"
@@ -160,10 +162,8 @@ void check_inner(const Shape& as, const Shape& bs, int64_t ka, int64_t kb, const
              " (inner dims ", ka, " and ", kb, " differ)");
 }
 
-}  // namespace
-
 template <class T>
-Tensor<T, CPU> matmul_impl(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b) {
+Tensor<T, CPU> matmul_forward(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b) {
   const int da = a.dim(), db = b.dim();
   KILN_CHECK(da >= 1 && db >= 1, ShapeError,
              "[matmul] both arguments need at least 1 dim, got shapes ", a.shape(), " and ",
@@ -185,7 +185,7 @@ Tensor<T, CPU> matmul_impl(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b) {
 }
 
 template <class T>
-Tensor<T, CPU> bmm_impl(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b, const char* op) {
+Tensor<T, CPU> bmm_forward(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b, const char* op) {
   KILN_CHECK(a.dim() == 3 && b.dim() == 3, ShapeError, "[", op,
              "] expects 3-D operands [batch, n, k] and [batch, k, m], got shapes ", a.shape(),
              " and ", b.shape());
@@ -198,8 +198,8 @@ Tensor<T, CPU> bmm_impl(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b, const 
 }
 
 template <class T>
-Tensor<T, CPU> addmm_impl(const Tensor<T, CPU>& input, const Tensor<T, CPU>& a,
-                          const Tensor<T, CPU>& b, double beta, double alpha, bool batched) {
+Tensor<T, CPU> addmm_forward(const Tensor<T, CPU>& input, const Tensor<T, CPU>& a,
+                             const Tensor<T, CPU>& b, double beta, double alpha, bool batched) {
   const char* op = batched ? "baddbmm" : "addmm";
   if constexpr (std::is_integral_v<T>)
     KILN_CHECK(beta == std::trunc(beta) && alpha == std::trunc(alpha), ValueError, "[", op,
@@ -226,8 +226,8 @@ Tensor<T, CPU> addmm_impl(const Tensor<T, CPU>& input, const Tensor<T, CPU>& a,
 }
 
 template <class T>
-Tensor<T, CPU> linear_impl(const Tensor<T, CPU>& x, const Tensor<T, CPU>& w,
-                           const Tensor<T, CPU>* bias) {
+Tensor<T, CPU> linear_forward(const Tensor<T, CPU>& x, const Tensor<T, CPU>& w,
+                              const Tensor<T, CPU>* bias) {
   KILN_CHECK(w.dim() == 2, ShapeError,
              "[linear] weight must be 2-D [out_features, in_features], got ", w.shape());
   const int64_t out_f = w.shape()[0], in_f = w.shape()[1];
@@ -246,6 +246,159 @@ Tensor<T, CPU> linear_impl(const Tensor<T, CPU>& x, const Tensor<T, CPU>& w,
   Shape out = x.shape();
   out[out.size() - 1] = out_f;
   return c.view(out);
+}
+
+// Note [Matmul backward]
+// For c = a · b with a [..., m, k] and b [..., k, n] (a 1-D a read as [1, k], a 1-D b as
+// [k, 1], and the gradient g given back the dims the result dropped):
+//   ga = sum_to(g · bᵀ, a's shape)      gb = sum_to(aᵀ · g, b's shape)
+// where sum_to reduces the batch dims an operand was broadcast over. mm, mv, bmm, dot (a
+// matmul of 1-D operands), addmm, baddbmm and linear are this product with scalar factors
+// alpha and beta. The formulas are written with matmul, transpose, unsqueeze, reshape and
+// sum_to, all recorded ops, so under create_graph the backward records a graph of its
+// own and every product is differentiable to any order. Each operand is saved only when
+// the other one needs a gradient.
+
+template <class T>
+Tensor<T, CPU> scaled(const Tensor<T, CPU>& t, double s) {
+  return s == 1 ? t : Tensor<T, CPU>(t * s);
+}
+
+// The gradients of alpha * (a · b) given g (undefined where not needed); a is only read
+// when need_b, b only when need_a.
+template <class T>
+std::pair<Tensor<T, CPU>, Tensor<T, CPU>> product_grads(const Tensor<T, CPU>& g,
+                                                        const Tensor<T, CPU>& a,
+                                                        const Tensor<T, CPU>& b, const Shape& as,
+                                                        const Shape& bs, bool need_a, bool need_b,
+                                                        double alpha) {
+  // g2 [..., m, n]: the dims that stood in for a 1-D operand put back.
+  Tensor<T, CPU> g2 = scaled(g, alpha);
+  if (bs.size() == 1) g2 = g2.unsqueeze(g2.dim());
+  if (as.size() == 1) g2 = g2.unsqueeze(g2.dim() - 1);
+  Tensor<T, CPU> ga, gb;
+  if (need_a) {
+    const Tensor<T, CPU> b2 = bs.size() == 1 ? b.unsqueeze(1) : b;
+    const Shape as2 = as.size() == 1 ? Shape{1, as[0]} : as;
+    ga = autograd::sum_to(kiln::matmul(g2, b2.transpose(-2, -1)), as2).reshape(as);
+  }
+  if (need_b) {
+    const Tensor<T, CPU> a2 = as.size() == 1 ? a.unsqueeze(0) : a;
+    const Shape bs2 = bs.size() == 1 ? Shape{bs[0], 1} : bs;
+    gb = autograd::sum_to(kiln::matmul(a2.transpose(-2, -1), g2), bs2).reshape(bs);
+  }
+  return {std::move(ga), std::move(gb)};
+}
+
+// Records out = a · b (Note [Matmul backward]).
+template <class T>
+void record_product(Tensor<T, CPU>& out, const Tensor<T, CPU>& a, const Tensor<T, CPU>& b,
+                    const char* name) {
+  const bool need_a = a.requires_grad(), need_b = b.requires_grad();
+  autograd::record(name, out, autograd::collect_edges(a, b),
+                   [sa = need_b ? autograd::save(a) : autograd::SavedTensor<T, CPU>(),
+                    sb = need_a ? autograd::save(b) : autograd::SavedTensor<T, CPU>(),
+                    as = a.shape(), bs = b.shape(), need_a, need_b](std::vector<AnyTensor>& g) {
+                     auto [ga, gb] = product_grads(g[0].as<T, CPU>(), sa.unpack(), sb.unpack(), as,
+                                                   bs, need_a, need_b, 1.0);
+                     return autograd::grads(std::move(ga), std::move(gb));
+                   });
+}
+
+const char* product_name(int da, int db) {
+  if (da == 1 && db == 1) return "DotBackward";
+  if (da == 2 && db == 2) return "MmBackward";
+  if (da == 2 && db == 1) return "MvBackward";
+  return "MatmulBackward";
+}
+
+}  // namespace
+
+template <class T>
+Tensor<T, CPU> matmul_impl(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = matmul_forward(a, b);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(a, b)) record_product(out, a, b, product_name(a.dim(), b.dim()));
+  return out;
+}
+
+template <class T>
+Tensor<T, CPU> bmm_impl(const Tensor<T, CPU>& a, const Tensor<T, CPU>& b, const char* op) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = bmm_forward(a, b, op);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(a, b)) record_product(out, a, b, "BmmBackward");
+  return out;
+}
+
+template <class T>
+Tensor<T, CPU> addmm_impl(const Tensor<T, CPU>& input, const Tensor<T, CPU>& a,
+                          const Tensor<T, CPU>& b, double beta, double alpha, bool batched) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = addmm_forward(input, a, b, beta, alpha, batched);
+  }
+  if constexpr (is_floating_v<T>) {
+    if (autograd::needs_grad(input, a, b)) {
+      // With beta == 0 the input is not read, and its gradient is zero.
+      const bool need_in = input.requires_grad() && beta != 0;
+      const bool need_a = a.requires_grad(), need_b = b.requires_grad();
+      autograd::record(
+          batched ? "BaddbmmBackward" : "AddmmBackward", out, autograd::collect_edges(input, a, b),
+          [sa = need_b ? autograd::save(a) : autograd::SavedTensor<T, CPU>(),
+           sb = need_a ? autograd::save(b) : autograd::SavedTensor<T, CPU>(),
+           in_shape = input.shape(), as = a.shape(), bs = b.shape(), need_in, need_a, need_b, beta,
+           alpha](std::vector<AnyTensor>& g) {
+            const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+            Tensor<T, CPU> gi;
+            if (need_in) gi = autograd::sum_to(scaled(go, beta), in_shape);
+            auto [ga, gb] =
+                product_grads(go, sa.unpack(), sb.unpack(), as, bs, need_a, need_b, alpha);
+            return autograd::grads(std::move(gi), std::move(ga), std::move(gb));
+          });
+    }
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T, CPU> linear_impl(const Tensor<T, CPU>& x, const Tensor<T, CPU>& w,
+                           const Tensor<T, CPU>* bias) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = linear_forward(x, w, bias);
+  }
+  if constexpr (is_floating_v<T>) {
+    const Tensor<T, CPU> b = bias ? *bias : Tensor<T, CPU>();
+    if (autograd::needs_grad(x, w, b)) {
+      // y = x · wᵀ + b: gx = g · w, gw = gᵀ · x over all rows, gb = g summed over rows.
+      const bool need_x = x.requires_grad(), need_w = w.requires_grad();
+      const bool need_b = b.requires_grad();
+      autograd::record(
+          "LinearBackward", out, autograd::collect_edges(x, w, b),
+          [sx = need_w ? autograd::save(x) : autograd::SavedTensor<T, CPU>(),
+           sw = need_x ? autograd::save(w) : autograd::SavedTensor<T, CPU>(), out_f = w.shape()[0],
+           in_f = w.shape()[1], need_x, need_w, need_b](std::vector<AnyTensor>& g) {
+            const Tensor<T, CPU>& go = g[0].as<T, CPU>();  // [..., out_f]
+            Tensor<T, CPU> gx, gw, gb;
+            if (need_x) gx = kiln::matmul(go, sw.unpack());
+            if (need_w)
+              gw = kiln::matmul(go.reshape({-1, out_f}).t(), sx.unpack().reshape({-1, in_f}));
+            if (need_b) gb = autograd::sum_to(go, Shape{out_f});
+            return autograd::grads(std::move(gx), std::move(gw), std::move(gb));
+          });
+    }
+  }
+  return out;
 }
 
 #define KILN_MATMUL_INSTANTIATE(T)                                                                \

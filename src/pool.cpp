@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// 2-D pooling and its backward kernels (include/kiln/ops/pool.hpp): plain loops over
+// 2-D pooling, its backward kernels and autograd (include/kiln/ops/pool.hpp): plain loops over
 // (N * C) planes split across threads. Pooling reads each input element a few times and
 // is memory-bound, so the loops stay simple; each plane is written by one thread in a
 // fixed order, so results do not depend on the thread count.
@@ -310,15 +310,13 @@ Tensor<float, CPU> f32(const Tensor<T, CPU>& t) {
   return t.template to<float>();
 }
 
-}  // namespace
+// ---- the forward ops, without autograd ----------------------------------------------------------
 
-// ---- max pooling --------------------------------------------------------------------------------
-
-template <ConvDType T>
-Tensor<T, CPU> max_pool2d(const Tensor<T, CPU>& input, IntPair kernel_size, IntPair stride,
-                          IntPair padding, IntPair dilation, bool ceil_mode) {
+template <class T>
+Tensor<T, CPU> max_pool2d_plain(const Tensor<T, CPU>& input, IntPair kernel_size, IntPair stride,
+                                IntPair padding, IntPair dilation, bool ceil_mode) {
   if constexpr (is_reduced_float_v<T>) {
-    return max_pool2d(f32(input), kernel_size, stride, padding, dilation, ceil_mode)
+    return max_pool2d_plain(f32(input), kernel_size, stride, padding, dilation, ceil_mode)
         .template to<T>();
   } else {
     const Geom g = pool_geom("max_pool2d", "input", input.shape(), kernel_size, stride, padding,
@@ -330,16 +328,17 @@ Tensor<T, CPU> max_pool2d(const Tensor<T, CPU>& input, IntPair kernel_size, IntP
   }
 }
 
-template <ConvDType T>
-ValuesIndices<T> max_pool2d_with_indices(const Tensor<T, CPU>& input, IntPair kernel_size,
-                                         IntPair stride, IntPair padding, IntPair dilation,
-                                         bool ceil_mode) {
+template <class T>
+ValuesIndices<T> max_pool2d_with_indices_plain(const Tensor<T, CPU>& input, IntPair kernel_size,
+                                               IntPair stride, IntPair padding, IntPair dilation,
+                                               bool ceil_mode, const char* op) {
   if constexpr (is_reduced_float_v<T>) {
-    auto r = max_pool2d_with_indices(f32(input), kernel_size, stride, padding, dilation, ceil_mode);
+    auto r = max_pool2d_with_indices_plain(f32(input), kernel_size, stride, padding, dilation,
+                                           ceil_mode, op);
     return {r.values.template to<T>(), r.indices};
   } else {
-    const Geom g = pool_geom("max_pool2d_with_indices", "input", input.shape(), kernel_size, stride,
-                             padding, dilation, ceil_mode);
+    const Geom g =
+        pool_geom(op, "input", input.shape(), kernel_size, stride, padding, dilation, ceil_mode);
     const Tensor<T, CPU> x = input.contiguous();
     const Shape os = out_shape(input.shape(), g.oh, g.ow);
     ValuesIndices<T> r{Tensor<T, CPU>(os), Tensor<int64_t, CPU>(os)};
@@ -347,6 +346,51 @@ ValuesIndices<T> max_pool2d_with_indices(const Tensor<T, CPU>& input, IntPair ke
     return r;
   }
 }
+
+template <class T>
+Tensor<T, CPU> avg_pool2d_plain(const Tensor<T, CPU>& input, IntPair kernel_size, IntPair stride,
+                                IntPair padding, bool ceil_mode, bool count_include_pad,
+                                std::optional<int64_t> divisor_override) {
+  if constexpr (is_reduced_float_v<T>) {
+    return avg_pool2d_plain(f32(input), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                            divisor_override)
+        .template to<T>();
+  } else {
+    const char* op = "avg_pool2d";
+    const Geom g =
+        pool_geom(op, "input", input.shape(), kernel_size, stride, padding, 1, ceil_mode);
+    KILN_CHECK(!divisor_override || *divisor_override != 0, ValueError, "[", op,
+               "] divisor_override must be non-zero");
+    const Tensor<T, CPU> x = input.contiguous();
+    Tensor<T, CPU> y(out_shape(input.shape(), g.oh, g.ow));
+    avg_pool(g, AvgArgs{count_include_pad, divisor_override}, x.data(), y.data());
+    return y;
+  }
+}
+
+template <class T>
+Tensor<T, CPU> adaptive_avg_pool2d_plain(const Tensor<T, CPU>& input, IntPair output_size) {
+  if constexpr (is_reduced_float_v<T>) {
+    return adaptive_avg_pool2d_plain(f32(input), output_size).template to<T>();
+  } else {
+    const char* op = "adaptive_avg_pool2d";
+    check_input(op, "input", input.shape());
+    need(op, "output_size", output_size);
+    KILN_CHECK(output_size.h() >= 0 && output_size.w() >= 0, ValueError, "[", op,
+               "] output_size must be non-negative, got ", output_size);
+    const Shape& s = input.shape();
+    const int64_t h = s[s.size() - 2], w = s[s.size() - 1];
+    const Tensor<T, CPU> x = input.contiguous();
+    Tensor<T, CPU> y(out_shape(s, output_size.h(), output_size.w()));
+    adaptive_avg<T, false>(numel_of(s) / (h * w), h, w, output_size.h(), output_size.w(), x.data(),
+                           y.data());
+    return y;
+  }
+}
+
+}  // namespace
+
+// ---- max pooling --------------------------------------------------------------------------------
 
 template <ConvDType T>
 Tensor<T, CPU> max_pool2d_backward(const Tensor<T, CPU>& grad_output,
@@ -394,27 +438,6 @@ Tensor<T, CPU> max_pool2d_backward(const Tensor<T, CPU>& grad_output,
 // ---- average pooling ----------------------------------------------------------------------------
 
 template <ConvDType T>
-Tensor<T, CPU> avg_pool2d(const Tensor<T, CPU>& input, IntPair kernel_size, IntPair stride,
-                          IntPair padding, bool ceil_mode, bool count_include_pad,
-                          std::optional<int64_t> divisor_override) {
-  if constexpr (is_reduced_float_v<T>) {
-    return avg_pool2d(f32(input), kernel_size, stride, padding, ceil_mode, count_include_pad,
-                      divisor_override)
-        .template to<T>();
-  } else {
-    const char* op = "avg_pool2d";
-    const Geom g =
-        pool_geom(op, "input", input.shape(), kernel_size, stride, padding, 1, ceil_mode);
-    KILN_CHECK(!divisor_override || *divisor_override != 0, ValueError, "[", op,
-               "] divisor_override must be non-zero");
-    const Tensor<T, CPU> x = input.contiguous();
-    Tensor<T, CPU> y(out_shape(input.shape(), g.oh, g.ow));
-    avg_pool(g, AvgArgs{count_include_pad, divisor_override}, x.data(), y.data());
-    return y;
-  }
-}
-
-template <ConvDType T>
 Tensor<T, CPU> avg_pool2d_backward(const Tensor<T, CPU>& grad_output, const Shape& input_shape,
                                    IntPair kernel_size, IntPair stride, IntPair padding,
                                    bool ceil_mode, bool count_include_pad,
@@ -442,26 +465,6 @@ Tensor<T, CPU> avg_pool2d_backward(const Tensor<T, CPU>& grad_output, const Shap
 // ---- adaptive average pooling -------------------------------------------------------------------
 
 template <ConvDType T>
-Tensor<T, CPU> adaptive_avg_pool2d(const Tensor<T, CPU>& input, IntPair output_size) {
-  if constexpr (is_reduced_float_v<T>) {
-    return adaptive_avg_pool2d(f32(input), output_size).template to<T>();
-  } else {
-    const char* op = "adaptive_avg_pool2d";
-    check_input(op, "input", input.shape());
-    need(op, "output_size", output_size);
-    KILN_CHECK(output_size.h() >= 0 && output_size.w() >= 0, ValueError, "[", op,
-               "] output_size must be non-negative, got ", output_size);
-    const Shape& s = input.shape();
-    const int64_t h = s[s.size() - 2], w = s[s.size() - 1];
-    const Tensor<T, CPU> x = input.contiguous();
-    Tensor<T, CPU> y(out_shape(s, output_size.h(), output_size.w()));
-    adaptive_avg<T, false>(numel_of(s) / (h * w), h, w, output_size.h(), output_size.w(), x.data(),
-                           y.data());
-    return y;
-  }
-}
-
-template <ConvDType T>
 Tensor<T, CPU> adaptive_avg_pool2d_backward(const Tensor<T, CPU>& grad_output,
                                             const Shape& input_shape) {
   if constexpr (is_reduced_float_v<T>) {
@@ -482,6 +485,200 @@ Tensor<T, CPU> adaptive_avg_pool2d_backward(const Tensor<T, CPU>& grad_output,
     adaptive_avg<T, true>(numel_of(input_shape) / (h * w), h, w, oh, ow, gy.data(), gx.data());
     return gx;
   }
+}
+
+// ---- autograd -----------------------------------------------------------------------------------
+
+// Note [Pooling autograd]
+// Given its windows (for max pooling: given the indices of the maxima, which are piecewise
+// constant in the input and pass no gradient), each pooling op is a linear map of its
+// input, and its backward kernel is the adjoint of that map. So the gradient of a backward
+// kernel in its grad_output is the forward map again:
+//   max_pool2d           gx = scatter of gy to the indices; its adjoint gathers at them
+//   avg_pool2d           gx = avg_pool2d_backward(gy); its adjoint is avg_pool2d
+//   adaptive_avg_pool2d  gx = adaptive_avg_pool2d_backward(gy); its adjoint is the pool
+// A first-order backward (grad mode off) runs the kernels and nothing else. Under
+// create_graph the kernels' results are recorded with these adjoints, themselves recorded,
+// so pooling is differentiable to any order.
+
+namespace {
+
+struct AvgPoolParams {
+  IntPair kernel_size, stride, padding;
+  bool ceil_mode, count_include_pad;
+  std::optional<int64_t> divisor_override;
+};
+
+// out[..., j] = the element of x's plane at indices[..., j] (0 for the -1 of an empty
+// window): the adjoint of max_pool2d_backward. x [..., H, W], indices [..., OH, OW].
+template <class T>
+Tensor<T, CPU> gather_planes(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU>& indices) {
+  const Shape& xs = x.shape();
+  const Shape& is = indices.shape();
+  const int64_t hw = xs[xs.size() - 2] * xs[xs.size() - 1];
+  const int64_t ohw = is[is.size() - 2] * is[is.size() - 1];
+  const Tensor<T, CPU> xc = x.contiguous();
+  const Tensor<int64_t, CPU> ic = indices.contiguous();
+  Tensor<T, CPU> y(is);
+  for_planes(hw == 0 ? 0 : x.numel() / hw, ohw, [&](int64_t p) {
+    const T* xp = xc.data() + p * hw;
+    const int64_t* ip = ic.data() + p * ohw;
+    T* yp = y.data() + p * ohw;
+    for (int64_t j = 0; j < ohw; ++j) yp[j] = ip[j] >= 0 && ip[j] < hw ? xp[ip[j]] : T(0);
+  });
+  return y;
+}
+
+template <class T>
+Tensor<T, CPU> max_pool_gather(const Tensor<T, CPU>& x,
+                               const autograd::SavedTensor<int64_t, CPU>& indices);
+
+// max_pool2d_backward(gy), recorded when gy requires grad (Note [Pooling autograd]).
+template <class T>
+Tensor<T, CPU> max_pool_scatter(const Tensor<T, CPU>& gy,
+                                const autograd::SavedTensor<int64_t, CPU>& indices,
+                                const Shape& input_shape) {
+  Tensor<T, CPU> gx;
+  {
+    AutoGradMode off(false);
+    gx = max_pool2d_backward(gy, indices.unpack(), input_shape);
+  }
+  if (autograd::needs_grad(gy))
+    autograd::record("MaxPool2DBackwardBackward", gx, autograd::collect_edges(gy),
+                     [indices](std::vector<AnyTensor>& g) {
+                       return autograd::grads(max_pool_gather(g[0].as<T, CPU>(), indices));
+                     });
+  return gx;
+}
+
+template <class T>
+Tensor<T, CPU> max_pool_gather(const Tensor<T, CPU>& x,
+                               const autograd::SavedTensor<int64_t, CPU>& indices) {
+  Tensor<T, CPU> y;
+  {
+    AutoGradMode off(false);
+    y = gather_planes(x, indices.unpack());
+  }
+  if (autograd::needs_grad(x))
+    autograd::record("MaxPool2DGatherBackward", y, autograd::collect_edges(x),
+                     [indices, xs = x.shape()](std::vector<AnyTensor>& g) {
+                       return autograd::grads(max_pool_scatter(g[0].as<T, CPU>(), indices, xs));
+                     });
+  return y;
+}
+
+// avg_pool2d_backward(gy), recorded when gy requires grad.
+template <class T>
+Tensor<T, CPU> avg_pool_adjoint(const Tensor<T, CPU>& gy, const Shape& input_shape,
+                                const AvgPoolParams& a) {
+  Tensor<T, CPU> gx;
+  {
+    AutoGradMode off(false);
+    gx = avg_pool2d_backward(gy, input_shape, a.kernel_size, a.stride, a.padding, a.ceil_mode,
+                             a.count_include_pad, a.divisor_override);
+  }
+  if (autograd::needs_grad(gy))
+    autograd::record(
+        "AvgPool2DBackwardBackward", gx, autograd::collect_edges(gy),
+        [a](std::vector<AnyTensor>& g) {
+          return autograd::grads(avg_pool2d(g[0].as<T, CPU>(), a.kernel_size, a.stride, a.padding,
+                                            a.ceil_mode, a.count_include_pad, a.divisor_override));
+        });
+  return gx;
+}
+
+// adaptive_avg_pool2d_backward(gy), recorded when gy requires grad.
+template <class T>
+Tensor<T, CPU> adaptive_avg_pool_adjoint(const Tensor<T, CPU>& gy, const Shape& input_shape) {
+  Tensor<T, CPU> gx;
+  {
+    AutoGradMode off(false);
+    gx = adaptive_avg_pool2d_backward(gy, input_shape);
+  }
+  if (autograd::needs_grad(gy)) {
+    const IntPair out(gy.size(-2), gy.size(-1));
+    autograd::record("AdaptiveAvgPool2DBackwardBackward", gx, autograd::collect_edges(gy),
+                     [out](std::vector<AnyTensor>& g) {
+                       return autograd::grads(adaptive_avg_pool2d(g[0].as<T, CPU>(), out));
+                     });
+  }
+  return gx;
+}
+
+}  // namespace
+
+template <ConvDType T>
+Tensor<T, CPU> max_pool2d(const Tensor<T, CPU>& input, IntPair kernel_size, IntPair stride,
+                          IntPair padding, IntPair dilation, bool ceil_mode) {
+  if (!autograd::needs_grad(input))
+    return max_pool2d_plain(input, kernel_size, stride, padding, dilation, ceil_mode);
+  // The backward needs the indices.
+  ValuesIndices<T> r;
+  {
+    AutoGradMode off(false);
+    r = max_pool2d_with_indices_plain(input, kernel_size, stride, padding, dilation, ceil_mode,
+                                      "max_pool2d");
+  }
+  autograd::record("MaxPool2DWithIndicesBackward", r.values, autograd::collect_edges(input),
+                   [si = autograd::save(r.indices), xs = input.shape()](std::vector<AnyTensor>& g) {
+                     return autograd::grads(max_pool_scatter(g[0].as<T, CPU>(), si, xs));
+                   });
+  return r.values;
+}
+
+template <ConvDType T>
+ValuesIndices<T> max_pool2d_with_indices(const Tensor<T, CPU>& input, IntPair kernel_size,
+                                         IntPair stride, IntPair padding, IntPair dilation,
+                                         bool ceil_mode) {
+  ValuesIndices<T> r;
+  {
+    AutoGradMode off(false);
+    r = max_pool2d_with_indices_plain(input, kernel_size, stride, padding, dilation, ceil_mode,
+                                      "max_pool2d_with_indices");
+  }
+  if (autograd::needs_grad(input))
+    autograd::record(
+        "MaxPool2DWithIndicesBackward", r.values, autograd::collect_edges(input),
+        [si = autograd::save(r.indices), xs = input.shape()](std::vector<AnyTensor>& g) {
+          return autograd::grads(max_pool_scatter(g[0].as<T, CPU>(), si, xs));
+        });
+  return r;
+}
+
+template <ConvDType T>
+Tensor<T, CPU> avg_pool2d(const Tensor<T, CPU>& input, IntPair kernel_size, IntPair stride,
+                          IntPair padding, bool ceil_mode, bool count_include_pad,
+                          std::optional<int64_t> divisor_override) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = avg_pool2d_plain(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                           divisor_override);
+  }
+  if (autograd::needs_grad(input)) {
+    const AvgPoolParams a{kernel_size,       stride,          padding, ceil_mode,
+                          count_include_pad, divisor_override};
+    autograd::record("AvgPool2DBackward", out, autograd::collect_edges(input),
+                     [a, xs = input.shape()](std::vector<AnyTensor>& g) {
+                       return autograd::grads(avg_pool_adjoint(g[0].as<T, CPU>(), xs, a));
+                     });
+  }
+  return out;
+}
+
+template <ConvDType T>
+Tensor<T, CPU> adaptive_avg_pool2d(const Tensor<T, CPU>& input, IntPair output_size) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = adaptive_avg_pool2d_plain(input, output_size);
+  }
+  if (autograd::needs_grad(input))
+    autograd::record("AdaptiveAvgPool2DBackward", out, autograd::collect_edges(input),
+                     [xs = input.shape()](std::vector<AnyTensor>& g) {
+                       return autograd::grads(adaptive_avg_pool_adjoint(g[0].as<T, CPU>(), xs));
+                     });
+  return out;
 }
 
 #define KILN_INSTANTIATE_POOL(T)                                                                   \

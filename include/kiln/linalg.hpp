@@ -38,6 +38,13 @@ using linalg_t = typename linalg_type<T>::type;
 // of zero matrices gives empty results; 0 x 0 matrices are allowed where torch allows them.
 // On failure for one batch element, the message names the lowest failing index, so it is
 // the same for any number of threads.
+//
+// Autograd: every solver and decomposition but lstsq records its backward when an input
+// requires grad, to any order (create_graph); see Note [Linalg autograd] in
+// src/linalg_autograd.cpp. slogdet's sign has no gradient; qr's needs Q (not mode "r", nor
+// "complete" with m > n); with full_matrices, svd's extra singular vectors must not carry a
+// gradient. eigh's and cholesky's gradients are symmetric, as torch's: for a symmetric
+// input the change of the loss along a symmetric perturbation E is <grad, E>.
 
 // ---- solvers and inverses --------------------------------------------------------------------
 

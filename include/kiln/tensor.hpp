@@ -214,9 +214,8 @@ class Tensor : public expr::ExprBase {
     r.offset_ += start * strides_[d];
     r.shape_[d] = (end - start + step - 1) / step;
     r.strides_[d] *= step;
-    autograd::record_view(*this, r, "SliceBackward", [in = shape_, d, start, end, step](const Tensor& g) {
-      return autograd::embed(g, in, [=](const Tensor& z) { return z.slice(d, start, end, step); });
-    });
+    autograd::record_view_spec(
+        *this, r, {autograd::ViewSpec::Kind::slice, "SliceBackward", shape_, d, start, end, step});
     return r;
   }
   /// The slice at `index` along `dim`, with that dim removed.
@@ -231,9 +230,8 @@ class Tensor : public expr::ExprBase {
     r.offset_ += index * strides_[d];
     r.shape_.erase(d);
     r.strides_.erase(d);
-    autograd::record_view(*this, r, "SelectBackward", [in = shape_, d, index](const Tensor& g) {
-      return autograd::embed(g, in, [=](const Tensor& z) { return z.select(d, index); });
-    });
+    autograd::record_view_spec(
+        *this, r, {autograd::ViewSpec::Kind::select, "SelectBackward", shape_, d, index});
     return r;
   }
   Tensor narrow(int64_t dim_, int64_t start, int64_t length) const {
@@ -253,8 +251,8 @@ class Tensor : public expr::ExprBase {
       std::swap(r.shape_[a], r.shape_[b]);
       std::swap(r.strides_[a], r.strides_[b]);
     }
-    autograd::record_view(*this, r, "TransposeBackward",
-                          [a, b](const Tensor& g) { return g.transpose(a, b); });
+    autograd::record_view_spec(
+        *this, r, {autograd::ViewSpec::Kind::transpose, "TransposeBackward", shape_, a, b});
     return r;
   }
   /// Transpose of a tensor of rank <= 2.
@@ -276,11 +274,8 @@ class Tensor : public expr::ExprBase {
       r.shape_[i] = shape_[d];
       r.strides_[i] = strides_[d];
     }
-    autograd::record_view(*this, r, "PermuteBackward", [dims, n = dim()](const Tensor& g) {
-      Dims inverse(n);
-      for (int i = 0; i < n; ++i) inverse[wrap_dim(dims[i], n, "permute")] = i;
-      return g.permute(inverse);
-    });
+    autograd::record_view_spec(
+        *this, r, {autograd::ViewSpec::Kind::permute, "PermuteBackward", shape_, 0, 0, 0, 1, dims});
     return r;
   }
   /// A view with a new shape (one entry may be -1); throws if the strides forbid it.
@@ -295,8 +290,8 @@ class Tensor : public expr::ExprBase {
     Tensor r = *this;
     r.shape_ = s;
     r.strides_ = *st;
-    autograd::record_view(*this, r, "ViewBackward",
-                          [in = shape_](const Tensor& g) { return g.reshape(in); });
+    autograd::record_view_spec(*this, r,
+                               {autograd::ViewSpec::Kind::reshape, "ViewBackward", shape_});
     return r;
   }
   /// view() when the strides allow it, otherwise a contiguous copy reshaped.
@@ -306,8 +301,8 @@ class Tensor : public expr::ExprBase {
       Tensor r = *this;
       r.shape_ = s;
       r.strides_ = *st;
-      autograd::record_view(*this, r, "ReshapeBackward",
-                            [in = shape_](const Tensor& g) { return g.reshape(in); });
+      autograd::record_view_spec(*this, r,
+                                 {autograd::ViewSpec::Kind::reshape, "ReshapeBackward", shape_});
       return r;
     }
     return contiguous().view(s);
@@ -353,8 +348,8 @@ class Tensor : public expr::ExprBase {
       r.shape_[i] = want;
       r.strides_[i] = shape_[j] == want ? strides_[j] : 0;
     }
-    autograd::record_view(*this, r, "ExpandBackward",
-                          [in = shape_](const Tensor& g) { return autograd::sum_to(g, in); });
+    autograd::record_view_spec(*this, r,
+                               {autograd::ViewSpec::Kind::expand, "ExpandBackward", shape_});
     return r;
   }
   Tensor broadcast_to(const Shape& s) const { return expand(s); }
@@ -368,8 +363,8 @@ class Tensor : public expr::ExprBase {
         r.shape_.push_back(shape_[i]);
         r.strides_.push_back(strides_[i]);
       }
-    autograd::record_view(*this, r, "SqueezeBackward",
-                          [in = shape_](const Tensor& g) { return g.reshape(in); });
+    autograd::record_view_spec(*this, r,
+                               {autograd::ViewSpec::Kind::reshape, "SqueezeBackward", shape_});
     return r;
   }
   /// Removes `dim` if it has size 1 (otherwise returns the same view, like torch).
@@ -380,8 +375,8 @@ class Tensor : public expr::ExprBase {
     Tensor r = *this;
     r.shape_.erase(d);
     r.strides_.erase(d);
-    autograd::record_view(*this, r, "SqueezeBackward",
-                          [in = shape_](const Tensor& g) { return g.reshape(in); });
+    autograd::record_view_spec(*this, r,
+                               {autograd::ViewSpec::Kind::reshape, "SqueezeBackward", shape_});
     return r;
   }
   Tensor unsqueeze(int64_t dim_) const {
@@ -390,8 +385,8 @@ class Tensor : public expr::ExprBase {
     const int64_t st = d < dim() ? shape_[d] * strides_[d] : 1;
     r.shape_.insert(d, 1);
     r.strides_.insert(d, st);
-    autograd::record_view(*this, r, "UnsqueezeBackward",
-                          [in = shape_](const Tensor& g) { return g.reshape(in); });
+    autograd::record_view_spec(*this, r,
+                               {autograd::ViewSpec::Kind::reshape, "UnsqueezeBackward", shape_});
     return r;
   }
 
@@ -402,7 +397,8 @@ class Tensor : public expr::ExprBase {
   Tensor clone() const {
     Tensor r(shape_);
     r.write(*this, "clone");
-    autograd::record_view(*this, r, "CloneBackward", [](const Tensor& g) { return g; });
+    autograd::record_view_spec(*this, r,
+                               {autograd::ViewSpec::Kind::identity, "CloneBackward", shape_});
     return r;
   }
   /// A copy converted to dtype U (this tensor itself when U is T, like torch).

@@ -16,6 +16,22 @@ inline constexpr const char* kDifferentiableOps[] = {
     "expand", "squeeze", "unsqueeze", "clone", "contiguous",
     // reductions
     "sum", "mean",
+    // reductions, softmax, scans, sorting, dropout (test_gradcheck_reduce.cpp)
+    "prod", "amax", "amin", "max", "min", "var", "std", "logsumexp", "norm", "softmax",
+    "log_softmax", "cumsum", "cumprod", "sort", "topk", "dropout",
+    // indexing, masks, joins, reordering, triangles, padding (test_gradcheck_index.cpp,
+    // test_gradcheck_shape.cpp)
+    "index_select", "gather", "scatter", "scatter_add", "index_add", "take_along_dim",
+    "embedding", "masked_fill", "masked_select", "masked_scatter", "cat", "stack", "split",
+    "chunk", "unbind", "flip", "roll", "repeat", "tile", "tril", "triu", "diag", "diagonal",
+    "pad",
+    // matrix products, convolutions, pooling (test_gradcheck_matmul.cpp, test_gradcheck_conv.cpp)
+    "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "baddbmm", "linear", "conv1d", "conv2d",
+    "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    // linalg (test_gradcheck_linalg.cpp)
+    "linalg.solve", "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.cholesky",
+    "linalg.matrix_power", "linalg.qr", "linalg.eigh", "linalg.eigvalsh", "linalg.svd",
+    "linalg.svdvals",
 };
 
 }  // namespace kiln::test

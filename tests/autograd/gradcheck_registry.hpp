@@ -21,6 +21,7 @@ struct GradcheckCase {
   std::function<Tensor<double>(const Inputs&)> fn;  // one output
   bool gradgrad = false;                        // also run gradgradcheck
   double atol = 1e-5, rtol = 1e-3;
+  double eps = 1e-6;  // finite-difference step (larger for cases computed in float)
 };
 
 inline std::vector<GradcheckCase>& gradcheck_registry() {

@@ -59,7 +59,13 @@ KILN_GRADCHECK_CASES({
      [](const Inputs& x) {
        return Tensor<double>(k::cast<double>(k::sin(x[0].to<float>())) * x[0]);
      },
-     false, 1e-4, 1e-3},
+     false, 1e-3, 1e-2, 1e-3},
+    // Inputs also used inside a comparison (no gradient flows through it).
+    {"where", pair_bcast,
+     [](const Inputs& x) {
+       return Tensor<double>(x[0] * k::cast<double>(x[0] < x[1]) + x[1] * x[0]);
+     },
+     true},
     // A longer fused chain, with one input used three times.
     {"mul", pair_bcast,
      [](const Inputs& x) {

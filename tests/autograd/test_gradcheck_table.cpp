@@ -15,9 +15,9 @@ TEST_CASE("gradcheck: every registered case", "[autograd][gradcheck]") {
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
     DYNAMIC_SECTION(c.op << " #" << i) {
-      CHECK_NOTHROW(kiln::autograd::gradcheck(c.fn, c.inputs(), 1e-6, c.atol, c.rtol));
+      CHECK_NOTHROW(kiln::autograd::gradcheck(c.fn, c.inputs(), c.eps, c.atol, c.rtol));
       if (c.gradgrad)
-        CHECK_NOTHROW(kiln::autograd::gradgradcheck(c.fn, c.inputs(), 1e-6, c.atol, c.rtol));
+        CHECK_NOTHROW(kiln::autograd::gradgradcheck(c.fn, c.inputs(), c.eps, c.atol, c.rtol));
     }
   }
 }

@@ -3,10 +3,31 @@
 // fused.hpp, which tensor.hpp includes at its end.
 #pragma once
 
+#include <utility>
+
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 
 namespace kiln::autograd {
+
+/// What a view op did, so that one compiled node type (ViewNode) can undo it in backward.
+struct ViewSpec {
+  enum class Kind : uint8_t { slice, select, transpose, permute, reshape, expand, identity };
+  ViewSpec(Kind k, const char* n, Shape in, int64_t d = 0, int64_t s = 0, int64_t e = 0,
+           int64_t st = 1, Dims ds = {})
+      : kind(k), name(n), in_shape(std::move(in)), dim(d), start(s), end(e), step(st),
+        dims(std::move(ds)) {}
+  Kind kind;
+  const char* name;  // the node's name, e.g. "SliceBackward"
+  Shape in_shape;    // the input's shape
+  // slice: dim, start, end, step; select: dim, start = index; transpose: dim, start = other dim
+  int64_t dim, start, end, step;
+  Dims dims;  // permute
+};
+
+/// Records the view `out` of `in` (clears out's autograd identity first).
+template <class T, class D>
+void record_view_spec(const Tensor<T, D>& in, Tensor<T, D>& out, const ViewSpec& spec);
 
 template <class T, class D>
 void check_inplace(const Tensor<T, D>& t, const char* op, bool source_requires_grad = false);

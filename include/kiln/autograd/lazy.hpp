@@ -12,18 +12,21 @@ namespace kiln::autograd {
 
 namespace detail {
 
+// Lazy values are instantiated for CPU float/double/half/bfloat16 in
+// src/autograd_lazy.cpp (their bodies are in lazy_ops.hpp): every op they run records a
+// fused node, and compiling those in each user file would cost more than the rest of an
+// expression's autograd support together.
 template <class D>
 struct LazyMask {
   Tensor<bool, D> t;
-  friend LazyMask operator&(const LazyMask& a, const LazyMask& b) {
-    return {Tensor<bool, D>(logical_and(a.t, b.t))};
-  }
-  friend LazyMask operator|(const LazyMask& a, const LazyMask& b) {
-    return {Tensor<bool, D>(logical_or(a.t, b.t))};
-  }
-  friend LazyMask operator&&(const LazyMask& a, const LazyMask& b) { return a & b; }
-  friend LazyMask operator||(const LazyMask& a, const LazyMask& b) { return a | b; }
-  friend LazyMask operator!(const LazyMask& a) { return {Tensor<bool, D>(logical_not(a.t))}; }
+  static LazyMask logical_and_(const LazyMask& a, const LazyMask& b);
+  static LazyMask logical_or_(const LazyMask& a, const LazyMask& b);
+  static LazyMask logical_not_(const LazyMask& a);
+  friend LazyMask operator&(const LazyMask& a, const LazyMask& b) { return logical_and_(a, b); }
+  friend LazyMask operator|(const LazyMask& a, const LazyMask& b) { return logical_or_(a, b); }
+  friend LazyMask operator&&(const LazyMask& a, const LazyMask& b) { return logical_and_(a, b); }
+  friend LazyMask operator||(const LazyMask& a, const LazyMask& b) { return logical_or_(a, b); }
+  friend LazyMask operator!(const LazyMask& a) { return logical_not_(a); }
 };
 
 // Note [Lazy values]
@@ -37,69 +40,57 @@ struct Lazy {
   using kiln_lazy_value = void;
   Tensor<T, D> t;
 
-#define KILN_LAZY_ARITH(sym)                                   \
-  friend Lazy operator sym(const Lazy& a, const Lazy& b) {     \
-    return {Tensor<T, D>(a.t sym b.t)};                        \
-  }
-  KILN_LAZY_ARITH(+)
-  KILN_LAZY_ARITH(-)
-  KILN_LAZY_ARITH(*)
-  KILN_LAZY_ARITH(/)
-#undef KILN_LAZY_ARITH
-#define KILN_LAZY_CMP(sym)                                       \
-  friend LazyMask<D> operator sym(const Lazy& a, const Lazy& b) { \
-    return {Tensor<bool, D>(a.t sym b.t)};                       \
-  }
-  KILN_LAZY_CMP(==)
-  KILN_LAZY_CMP(!=)
-  KILN_LAZY_CMP(<)
-  KILN_LAZY_CMP(<=)
-  KILN_LAZY_CMP(>)
-  KILN_LAZY_CMP(>=)
-#undef KILN_LAZY_CMP
-  friend Lazy operator-(const Lazy& a) { return {Tensor<T, D>(neg(a.t))}; }
+  enum class Arith { add, sub, mul, div };
+  enum class Cmp { eq, ne, lt, le, gt, ge };
+  static Lazy arith(Arith op, const Lazy& a, const Lazy& b);
+  static LazyMask<D> compare(Cmp op, const Lazy& a, const Lazy& b);
+  static Lazy negate(const Lazy& a);
+  friend Lazy operator+(const Lazy& a, const Lazy& b) { return arith(Arith::add, a, b); }
+  friend Lazy operator-(const Lazy& a, const Lazy& b) { return arith(Arith::sub, a, b); }
+  friend Lazy operator*(const Lazy& a, const Lazy& b) { return arith(Arith::mul, a, b); }
+  friend Lazy operator/(const Lazy& a, const Lazy& b) { return arith(Arith::div, a, b); }
+  friend Lazy operator-(const Lazy& a) { return negate(a); }
+  friend LazyMask<D> operator==(const Lazy& a, const Lazy& b) { return compare(Cmp::eq, a, b); }
+  friend LazyMask<D> operator!=(const Lazy& a, const Lazy& b) { return compare(Cmp::ne, a, b); }
+  friend LazyMask<D> operator<(const Lazy& a, const Lazy& b) { return compare(Cmp::lt, a, b); }
+  friend LazyMask<D> operator<=(const Lazy& a, const Lazy& b) { return compare(Cmp::le, a, b); }
+  friend LazyMask<D> operator>(const Lazy& a, const Lazy& b) { return compare(Cmp::gt, a, b); }
+  friend LazyMask<D> operator>=(const Lazy& a, const Lazy& b) { return compare(Cmp::ge, a, b); }
 
-  static Lazy lazy_lit(double v) {
-    Tensor<T, D> s{Shape{}};
-    s.fill_(static_cast<T>(v));
-    return {s};
-  }
-  static Lazy lazy_select(const LazyMask<D>& c, const Lazy& a, const Lazy& b) {
-    return {Tensor<T, D>(where(c.t, a.t, b.t))};
-  }
-#define KILN_LAZY_UNARY(name, fn) \
-  static Lazy lazy_##name(const Lazy& x) { return {Tensor<T, D>(fn(x.t))}; }
-  KILN_LAZY_UNARY(sin, kiln::sin)
-  KILN_LAZY_UNARY(cos, kiln::cos)
-  KILN_LAZY_UNARY(tan, kiln::tan)
-  KILN_LAZY_UNARY(asin, kiln::asin)
-  KILN_LAZY_UNARY(acos, kiln::acos)
-  KILN_LAZY_UNARY(atan, kiln::atan)
-  KILN_LAZY_UNARY(sinh, kiln::sinh)
-  KILN_LAZY_UNARY(cosh, kiln::cosh)
-  KILN_LAZY_UNARY(tanh, kiln::tanh)
-  KILN_LAZY_UNARY(exp, kiln::exp)
-  KILN_LAZY_UNARY(exp2, kiln::exp2)
-  KILN_LAZY_UNARY(expm1, kiln::expm1)
-  KILN_LAZY_UNARY(log, kiln::log)
-  KILN_LAZY_UNARY(log2, kiln::log2)
-  KILN_LAZY_UNARY(log1p, kiln::log1p)
-  KILN_LAZY_UNARY(erf, kiln::erf)
-  KILN_LAZY_UNARY(sqrt, kiln::sqrt)
-  KILN_LAZY_UNARY(floor, kiln::floor)
-  KILN_LAZY_UNARY(ceil, kiln::ceil)
-  KILN_LAZY_UNARY(trunc, kiln::trunc)
-  KILN_LAZY_UNARY(rint, kiln::round)
-  KILN_LAZY_UNARY(abs, kiln::abs)
-#undef KILN_LAZY_UNARY
-  static Lazy lazy_atan2(const Lazy& a, const Lazy& b) {
-    return {Tensor<T, D>(kiln::atan2(a.t, b.t))};
-  }
-  static Lazy lazy_pow(const Lazy& a, const Lazy& b) { return {Tensor<T, D>(kiln::pow(a.t, b.t))}; }
-  static Lazy lazy_fmod(const Lazy& a, const Lazy& b) {
-    return {Tensor<T, D>(kiln::fmod(a.t, b.t))};
-  }
+  static Lazy lazy_lit(double v);
+  static Lazy lazy_select(const LazyMask<D>& c, const Lazy& a, const Lazy& b);
+  static Lazy lazy_sin(const Lazy& x);
+  static Lazy lazy_cos(const Lazy& x);
+  static Lazy lazy_tan(const Lazy& x);
+  static Lazy lazy_asin(const Lazy& x);
+  static Lazy lazy_acos(const Lazy& x);
+  static Lazy lazy_atan(const Lazy& x);
+  static Lazy lazy_sinh(const Lazy& x);
+  static Lazy lazy_cosh(const Lazy& x);
+  static Lazy lazy_tanh(const Lazy& x);
+  static Lazy lazy_exp(const Lazy& x);
+  static Lazy lazy_exp2(const Lazy& x);
+  static Lazy lazy_expm1(const Lazy& x);
+  static Lazy lazy_log(const Lazy& x);
+  static Lazy lazy_log2(const Lazy& x);
+  static Lazy lazy_log1p(const Lazy& x);
+  static Lazy lazy_erf(const Lazy& x);
+  static Lazy lazy_sqrt(const Lazy& x);
+  static Lazy lazy_floor(const Lazy& x);
+  static Lazy lazy_ceil(const Lazy& x);
+  static Lazy lazy_trunc(const Lazy& x);
+  static Lazy lazy_rint(const Lazy& x);
+  static Lazy lazy_abs(const Lazy& x);
+  static Lazy lazy_atan2(const Lazy& a, const Lazy& b);
+  static Lazy lazy_pow(const Lazy& a, const Lazy& b);
+  static Lazy lazy_fmod(const Lazy& a, const Lazy& b);
 };
+
+extern template struct LazyMask<CPU>;
+extern template struct Lazy<float, CPU>;
+extern template struct Lazy<double, CPU>;
+extern template struct Lazy<half, CPU>;
+extern template struct Lazy<bfloat16, CPU>;
 
 template <class E>
 size_t leaf_count(const E& e) {
@@ -121,15 +112,82 @@ struct LazyCtx {
   }
 };
 
-/// The value of a subtree as a (recorded) tensor.
+// Declared first: each overload recurses into the others.
 template <class T, class D>
-const Tensor<T, D>& lazy_value(const Tensor<T, D>& t) {
+Lazy<T, D> lazy_fwd(const Tensor<T, D>& t);
+template <class T, class D>
+Lazy<T, D> lazy_fwd(const expr::ScalarNode<T, D>& n);
+template <class Op, class E>
+auto lazy_fwd(const expr::UnaryNode<Op, E>& n);
+template <class Op, class A, class B>
+auto lazy_fwd(const expr::BinaryNode<Op, A, B>& n);
+template <class Op, class C, class A, class B>
+auto lazy_fwd(const expr::TernaryNode<Op, C, A, B>& n);
+template <class U, class E>
+auto lazy_fwd(const expr::CastNode<U, E>& n);
+template <class T, class D>
+void lazy_back(const Tensor<T, D>& leaf, const Tensor<T, D>& g, LazyCtx& ctx);
+template <class T, class D, class G>
+void lazy_back(const expr::ScalarNode<T, D>&, const G&, LazyCtx&);
+template <class Op, class E, class G>
+void lazy_back(const expr::UnaryNode<Op, E>& n, const G& g, LazyCtx& ctx);
+template <class Op, class A, class B, class G>
+void lazy_back(const expr::BinaryNode<Op, A, B>& n, const G& g, LazyCtx& ctx);
+template <class Op, class C, class A, class B, class G>
+void lazy_back(const expr::TernaryNode<Op, C, A, B>& n, const G& g, LazyCtx& ctx);
+template <class U, class E, class G>
+void lazy_back(const expr::CastNode<U, E>& n, const G& g, LazyCtx& ctx);
+
+/// A subtree that carries no gradient, evaluated without recording (and without
+/// instantiating a fused node for its type).
+template <class E>
+auto plain_value(const E& e) {
+  Tensor<expr::value_t<E>, expr::device_t<E>> t(e.shape());
+  AutoGradMode off(false);
+  t.copy_(e);
   return t;
 }
-template <class E>
-requires(!std::is_same_v<E, Tensor<expr::value_t<E>, expr::device_t<E>>>) auto lazy_value(
-    const E& e) {
-  return Tensor<expr::value_t<E>, expr::device_t<E>>(e);
+
+// The value of a floating subtree as a lazy value: computed by the functors themselves on
+// lazy operands, so no fused node is instantiated per subtree type (compile time).
+template <class T, class D>
+Lazy<T, D> lazy_fwd(const Tensor<T, D>& t) {
+  return {t};
+}
+template <class T, class D>
+Lazy<T, D> lazy_fwd(const expr::ScalarNode<T, D>& n) {
+  return Lazy<T, D>::lazy_lit(static_cast<double>(n.value()));
+}
+template <class Op, class E>
+auto lazy_fwd(const expr::UnaryNode<Op, E>& n) {
+  using N = expr::UnaryNode<Op, E>;
+  using L = Lazy<typename N::value_type, expr::device_t<E>>;
+  if constexpr (std::is_same_v<typename N::value_type, typename N::operand_type>)
+    return L{n.op()(lazy_fwd(n.operand())).t};
+  else
+    return L{plain_value(n)};
+}
+template <class Op, class A, class B>
+auto lazy_fwd(const expr::BinaryNode<Op, A, B>& n) {
+  using N = expr::BinaryNode<Op, A, B>;
+  using L = Lazy<typename N::value_type, expr::device_t<A>>;
+  if constexpr (std::is_same_v<typename N::value_type, typename N::operand_type>)
+    return L{n.op()(lazy_fwd(n.lhs()), lazy_fwd(n.rhs())).t};
+  else
+    return L{plain_value(n)};
+}
+template <class Op, class C, class A, class B>
+auto lazy_fwd(const expr::TernaryNode<Op, C, A, B>& n) {
+  using Dv = expr::device_t<A>;
+  return Lazy<expr::value_t<A>, Dv>::lazy_select(LazyMask<Dv>{plain_value(n.cond())},
+                                                  lazy_fwd(n.lhs()), lazy_fwd(n.rhs()));
+}
+template <class U, class E>
+auto lazy_fwd(const expr::CastNode<U, E>& n) {
+  if constexpr (is_floating_v<U> && is_floating_v<expr::value_t<E>>)
+    return Lazy<U, expr::device_t<E>>{lazy_fwd(n.operand()).t.template to<U>()};
+  else
+    return Lazy<U, expr::device_t<E>>{plain_value(n)};
 }
 
 template <class T, class D>
@@ -153,7 +211,8 @@ void lazy_back(const expr::UnaryNode<Op, E>& n, const G& g, LazyCtx& ctx) {
   if constexpr (expr::is_differentiable_v<Op> && is_floating_v<R> && is_floating_v<S>) {
     if (ctx.any_grad(leaves)) {
       using L = Lazy<R, expr::device_t<E>>;
-      const L x{lazy_value(n.operand())}, y{lazy_value(n)};
+      const L x = lazy_fwd(n.operand());
+      const L y = n.op()(x);
       lazy_back(n.operand(), n.op().grad(x, y, L{g}).t, ctx);
       return;
     }
@@ -169,7 +228,8 @@ void lazy_back(const expr::BinaryNode<Op, A, B>& n, const G& g, LazyCtx& ctx) {
   if constexpr (expr::is_differentiable_v<Op> && is_floating_v<R> && is_floating_v<S>) {
     if (ctx.any_grad(la + lb)) {
       using L = Lazy<R, expr::device_t<A>>;
-      const L a{lazy_value(n.lhs())}, b{lazy_value(n.rhs())}, y{lazy_value(n)};
+      const L a = lazy_fwd(n.lhs()), b = lazy_fwd(n.rhs());
+      const L y = n.op()(a, b);
       if (ctx.any_grad(la))
         lazy_back(n.lhs(), n.op().grad_a(a, b, y, L{g}).t, ctx);
       else
@@ -192,8 +252,9 @@ void lazy_back(const expr::TernaryNode<Op, C, A, B>& n, const G& g, LazyCtx& ctx
   if constexpr (is_floating_v<R>) {
     if (ctx.any_grad(la + lb)) {
       using L = Lazy<R, Dv>;
-      const LazyMask<Dv> c{lazy_value(n.cond())};
-      const L a{lazy_value(n.lhs())}, b{lazy_value(n.rhs())}, y{lazy_value(n)};
+      const LazyMask<Dv> c{plain_value(n.cond())};
+      const L a = lazy_fwd(n.lhs()), b = lazy_fwd(n.rhs());
+      const L y = L::lazy_select(c, a, b);
       if (ctx.any_grad(la))
         lazy_back(n.lhs(), n.op().grad_a(c, a, b, y, L{g}).t, ctx);
       else

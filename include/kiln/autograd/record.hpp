@@ -180,43 +180,54 @@ SavedTensor<T, D> save_output(const Tensor<T, D>& t) {
 template <class T, class D>
 class AccumulateGrad final : public Node {
  public:
-  explicit AccumulateGrad(std::shared_ptr<AutogradMeta> meta, const Shape& shape)
-      : meta_(std::move(meta)) {
-    add_input_meta({shape, &detail::any_tensor_ops<T, D>});
-  }
-  std::string name() const override { return "AccumulateGrad"; }
+  AccumulateGrad(std::shared_ptr<AutogradMeta> meta, const Shape& shape);
+  std::string name() const override;
   bool is_accumulator() const override { return true; }
-  std::vector<AnyTensor> apply(std::vector<AnyTensor>&& grads) override {
-    std::lock_guard<std::mutex> lock(meta_->grad_mutex);
-    accumulate(*meta_, grads[0]);
-    return {};
-  }
+  std::vector<AnyTensor> apply(std::vector<AnyTensor>&& grads) override;
   const std::vector<GradHook>* tensor_hooks() const override { return &meta_->hooks; }
   /// Adds g into meta.grad: the first gradient is kept (stolen when nobody else holds
   /// it, else copied, so .grad never aliases another tensor), later ones are summed in
   /// place, or out of place while create_graph records the sum.
-  static void accumulate(AutogradMeta& meta, const AnyTensor& ga) {
-    const Tensor<T, D>& g = ga.as<T, D>();
-    if (!meta.grad.defined()) {
-      const bool stealable = ga.use_count() == 1 && g.storage().use_count() == 1 &&
-                             g.is_contiguous() && g.storage_offset() == 0 &&
-                             static_cast<std::size_t>(g.numel()) * sizeof(T) == g.storage().nbytes();
-      if (GradMode::is_enabled())
-        meta.grad = stealable ? g : g.clone();
-      else
-        meta.grad = stealable ? g.detach() : g.detach().clone();
-      return;
-    }
-    const Tensor<T, D>& old = meta.grad.as<T, D>();
-    if (GradMode::is_enabled() || old.requires_grad())
-      meta.grad = Tensor<T, D>(expr::make_binary(expr::op::Add{}, old, g));
-    else
-      old.copy_(expr::make_binary(expr::op::Add{}, old, g));
-  }
+  static void accumulate(AutogradMeta& meta, const AnyTensor& ga);
 
  private:
   std::shared_ptr<AutogradMeta> meta_;
 };
+
+template <class T, class D>
+AccumulateGrad<T, D>::AccumulateGrad(std::shared_ptr<AutogradMeta> meta, const Shape& shape)
+    : meta_(std::move(meta)) {
+  add_input_meta({shape, &detail::any_tensor_ops<T, D>});
+}
+template <class T, class D>
+std::string AccumulateGrad<T, D>::name() const {
+  return "AccumulateGrad";
+}
+template <class T, class D>
+std::vector<AnyTensor> AccumulateGrad<T, D>::apply(std::vector<AnyTensor>&& grads) {
+  std::lock_guard<std::mutex> lock(meta_->grad_mutex);
+  accumulate(*meta_, grads[0]);
+  return {};
+}
+template <class T, class D>
+void AccumulateGrad<T, D>::accumulate(AutogradMeta& meta, const AnyTensor& ga) {
+  const Tensor<T, D>& g = ga.as<T, D>();
+  if (!meta.grad.defined()) {
+    const bool stealable = ga.use_count() == 1 && g.storage().use_count() == 1 &&
+                           g.is_contiguous() && g.storage_offset() == 0 &&
+                           static_cast<std::size_t>(g.numel()) * sizeof(T) == g.storage().nbytes();
+    if (GradMode::is_enabled())
+      meta.grad = stealable ? g : g.clone();
+    else
+      meta.grad = stealable ? g.detach() : g.detach().clone();
+    return;
+  }
+  const Tensor<T, D>& old = meta.grad.as<T, D>();
+  if (GradMode::is_enabled() || old.requires_grad())
+    meta.grad = Tensor<T, D>(expr::make_binary(expr::op::Add{}, old, g));
+  else
+    old.copy_(expr::make_binary(expr::op::Add{}, old, g));
+}
 
 // ---- edges and history -------------------------------------------------------------------------
 
@@ -331,6 +342,13 @@ std::shared_ptr<Node> record_with_output(std::string name, Tensor<T, D>& out,
   return node;
 }
 
+template <class T, class D>
+std::vector<AnyTensor> grads_of(Tensor<T, D> t) {
+  std::vector<AnyTensor> r;
+  r.emplace_back(std::move(t));
+  return r;
+}
+
 /// The gradients a backward closure returns, from typed tensors (undefined allowed).
 template <class... Ts>
 std::vector<AnyTensor> grads(Ts&&... ts) {
@@ -401,6 +419,67 @@ void record_view(const Tensor<T, D>& in, Tensor<T, D>& out, const char* name, B 
   if (!needs_grad(in)) return;
   record(name, out, collect_edges(in),
          [backward](std::vector<AnyTensor>& gs) { return grads(backward(gs[0].as<T, D>())); });
+}
+
+/// The node of every view Tensor records (see ViewSpec in fwd.hpp). One class per dtype,
+/// compiled in src/ for the CPU dtypes, instead of one closure type per view method.
+template <class T, class D>
+class ViewNode final : public Node {
+ public:
+  ViewNode(ViewSpec spec, std::vector<Edge> edges);
+  std::string name() const override;
+  std::vector<AnyTensor> apply(std::vector<AnyTensor>&& grads) override;
+
+ private:
+  ViewSpec spec_;
+};
+
+template <class T, class D>
+ViewNode<T, D>::ViewNode(ViewSpec spec, std::vector<Edge> edges) : spec_(std::move(spec)) {
+  next_edges() = std::move(edges);
+}
+template <class T, class D>
+std::string ViewNode<T, D>::name() const {
+  return spec_.name;
+}
+template <class T, class D>
+std::vector<AnyTensor> ViewNode<T, D>::apply(std::vector<AnyTensor>&& grads) {
+  using K = ViewSpec::Kind;
+  const Tensor<T, D>& g = grads[0].as<T, D>();
+  const ViewSpec& s = spec_;
+  switch (s.kind) {
+    case K::slice:
+      return grads_of(embed(g, s.in_shape, [s](const Tensor<T, D>& z) {
+        return z.slice(s.dim, s.start, s.end, s.step);
+      }));
+    case K::select:
+      return grads_of(
+          embed(g, s.in_shape, [s](const Tensor<T, D>& z) { return z.select(s.dim, s.start); }));
+    case K::transpose:
+      return grads_of(g.transpose(s.dim, s.start));
+    case K::permute: {
+      const int n = s.dims.size();
+      Dims inverse(n);
+      for (int i = 0; i < n; ++i) inverse[wrap_dim(s.dims[i], n, "permute")] = i;
+      return grads_of(g.permute(inverse));
+    }
+    case K::reshape:
+      return grads_of(g.reshape(s.in_shape));
+    case K::expand:
+      return grads_of(sum_to(g, s.in_shape));
+    case K::identity:
+      break;
+  }
+  return grads_of(g);
+}
+
+template <class T, class D>
+void record_view_spec(const Tensor<T, D>& in, Tensor<T, D>& out, const ViewSpec& spec) {
+  out.set_autograd_meta(nullptr);
+  if constexpr (is_floating_v<T>) {
+    if (!needs_grad(in)) return;
+    set_history(out, std::make_shared<ViewNode<T, D>>(spec, collect_edges(in)));
+  }
 }
 
 /// Checks an in-place write into `t` (op names it): autograd cannot rewrite history
@@ -611,5 +690,39 @@ std::vector<Tensor<T, D>> grad(const std::vector<Tensor<T, D>>& outputs,
   return out;
 }
 
+// Compiled once in src/autograd_instances.cpp for the CPU floating dtypes: what every
+// view and every backward pass needs, kept out of user files' compile time.
+#define KILN_AUTOGRAD_EXTERN(T)                                                            \
+  extern template class ViewNode<T, CPU>;                                                  \
+  extern template void record_view_spec<T, CPU>(const Tensor<T, CPU>&, Tensor<T, CPU>&,    \
+                                                const ViewSpec&);                          \
+  extern template Tensor<T, CPU> sum_to<T, CPU>(const Tensor<T, CPU>&, const Shape&);      \
+  extern template class AccumulateGrad<T, CPU>;                                            \
+  extern template AnyTensor detail::any_add<T, CPU>(const AnyTensor&, const AnyTensor&);   \
+  extern template AnyTensor detail::any_zeros<T, CPU>(const Shape&);                       \
+  extern template bool detail::any_has_nan<T, CPU>(const AnyTensor&);                      \
+  extern template std::vector<Tensor<T, CPU>> grad<T, CPU>(                                \
+      const std::vector<Tensor<T, CPU>>&, const std::vector<Tensor<T, CPU>>&,              \
+      const std::vector<Tensor<T, CPU>>&, std::optional<bool>, bool, bool);
+KILN_AUTOGRAD_EXTERN(float)
+KILN_AUTOGRAD_EXTERN(double)
+KILN_AUTOGRAD_EXTERN(half)
+KILN_AUTOGRAD_EXTERN(bfloat16)
+#undef KILN_AUTOGRAD_EXTERN
+
 }  // namespace autograd
+
+#define KILN_TENSOR_AUTOGRAD_EXTERN(T)                                                      \
+  extern template void Tensor<T, CPU>::backward(const Tensor<T, CPU>&, std::optional<bool>, \
+                                                bool) const;                                \
+  extern template void Tensor<T, CPU>::retain_grad() const;                                 \
+  extern template void Tensor<T, CPU>::set_grad(const Tensor<T, CPU>&);                     \
+  extern template void Tensor<T, CPU>::zero_grad(bool) const;                               \
+  extern template Tensor<T, CPU>& Tensor<T, CPU>::requires_grad_(bool);
+KILN_TENSOR_AUTOGRAD_EXTERN(float)
+KILN_TENSOR_AUTOGRAD_EXTERN(double)
+KILN_TENSOR_AUTOGRAD_EXTERN(half)
+KILN_TENSOR_AUTOGRAD_EXTERN(bfloat16)
+#undef KILN_TENSOR_AUTOGRAD_EXTERN
+
 }  // namespace kiln

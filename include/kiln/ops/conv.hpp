@@ -2,6 +2,7 @@
 // Convolutions on NCHW tensors: conv1d, conv2d, conv_transpose2d, and the backward
 // kernels autograd builds on. Declared here, compiled in src/conv*.cpp (Note [Convolution
 // backends] in src/conv.cpp): oneDNN's primitives for float, im2col + GEMM for double.
+// The forward ops are differentiable to any order (Note [Convolution autograd] there).
 #pragma once
 
 #include <cstdint>

@@ -69,6 +69,21 @@ Tensor<expr::value_t<E>, CPU> dropout_into(const E& x, double p, bool* mask, Phi
   return out;
 }
 
+/// Records out = dropout(x) with its keep-mask: the gradient is g * mask / (1 - p) (with
+/// the forward's scale), linear in g, so create_graph works.
+template <class T>
+void record_dropout(Tensor<T, CPU>& out, const Tensor<T, CPU>& x, const Tensor<bool, CPU>& mask,
+                    double p) {
+  if (!autograd::needs_grad(x)) return;
+  using A = opmath_t<T>;
+  const T scale = p == 1 ? T(0) : static_cast<T>(A(1) / static_cast<A>(1 - p));
+  autograd::record(
+      "DropoutBackward", out, autograd::collect_edges(x),
+      [sm = autograd::save(mask), scale](std::vector<AnyTensor>& g) {
+        return autograd::grads(Tensor<T, CPU>(g[0].as<T, CPU>() * (cast<T>(sm.unpack()) * scale)));
+      });
+}
+
 template <expr::Expr E>
 constexpr void check_dropout_input() {
   static_assert(is_floating_v<expr::value_t<E>>,
@@ -91,21 +106,30 @@ inline Tensor<bool, CPU> dropout_mask(const Shape& shape, double p) {
   return m;
 }
 
+template <expr::Expr E>
+DropoutResult<expr::value_t<E>> dropout_with_mask(const E& x, double p);
+
 /// Zeroes each element of x with probability p and scales the rest by 1 / (1 - p), like
-/// torch.nn.functional.dropout, in one pass that never stores the mask. x may be any
+/// torch.nn.functional.dropout, in one pass that never stores the mask (unless x needs a
+/// gradient: then the mask is kept for backward, g * mask / (1 - p)). x may be any
 /// floating expression. With training=false or p = 0 it returns x (the same tensor, as
 /// torch does) and draws nothing; p = 1 gives x * 0. Throws ValueError unless p lies in [0, 1].
 template <expr::Expr E>
 Tensor<expr::value_t<E>, CPU> dropout(const E& x, double p, bool training = true) {
   detail::check_dropout_input<E>();
   detail::check_dropout_p(p, "dropout");
-  if (!training || p == 0) return Tensor<expr::value_t<E>, CPU>(x);
+  using T = expr::value_t<E>;
+  if (!training || p == 0) return Tensor<T, CPU>(x);
+  if (autograd::expr_needs_grad(x)) {
+    DropoutResult<T> r = dropout_with_mask(x, p);
+    return std::move(r.output);
+  }
   return detail::dropout_into(x, p, nullptr, detail::next_philox_state());
 }
 
 /// dropout(x, p) and its keep-mask, for a backward pass (grad_in = grad_out * mask /
-/// (1 - p)): with the same seed the output equals dropout(x, p). p = 0 returns x and an
-/// all-true mask without drawing.
+/// (1 - p), which autograd records when x needs a gradient): with the same seed the output
+/// equals dropout(x, p). p = 0 returns x and an all-true mask without drawing.
 template <expr::Expr E>
 DropoutResult<expr::value_t<E>> dropout_with_mask(const E& x, double p) {
   using T = expr::value_t<E>;
@@ -113,6 +137,16 @@ DropoutResult<expr::value_t<E>> dropout_with_mask(const E& x, double p) {
   detail::check_dropout_p(p, "dropout_with_mask");
   if (p == 0) return {Tensor<T, CPU>(x), ones<bool>(x.shape())};
   Tensor<bool, CPU> mask(x.shape());
+  if (autograd::expr_needs_grad(x)) {  // evaluated (and recorded) first, then dropped
+    const Tensor<T, CPU> xt(x);
+    Tensor<T, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::dropout_into(xt, p, mask.data(), detail::next_philox_state());
+    }
+    detail::record_dropout(out, xt, mask, p);
+    return {std::move(out), std::move(mask)};
+  }
   Tensor<T, CPU> out = detail::dropout_into(x, p, mask.data(), detail::next_philox_state());
   return {std::move(out), std::move(mask)};
 }

@@ -110,22 +110,72 @@ inline int64_t wrap_padding_idx(int64_t padding_idx, int64_t num_weights, const 
              "] padding_idx ", padding_idx, " must be within num_embeddings ", num_weights);
   return padding_idx < 0 ? padding_idx + num_weights : padding_idx;
 }
+
+/// `g` (gathered at an index of shape `g.shape()`) as the gradient of a source of `shape`,
+/// which may be larger in every dim: zeros past g's extent. Differentiable (autograd::embed).
+template <class T>
+Tensor<T, CPU> embed_leading(const Tensor<T, CPU>& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  if (g.numel() == numel_of(shape)) return g.reshape(shape);  // a 0-d index of a [1] source
+  const Tensor<T, CPU> gv = g.dim() == shape.size() ? g : g.reshape(Shape(shape.size(), 1));
+  const Shape part = gv.shape();
+  return autograd::embed(gv, shape, [part](const Tensor<T, CPU>& z) {
+    Tensor<T, CPU> v = z;
+    for (int d = 0; d < part.size(); ++d) v = v.narrow(d, 0, part[d]);
+    return v;
+  });
+}
+
+/// gather, recorded for autograd (x gets scatter_add of the gradient into zeros); `op`
+/// names the public op in errors.
+template <class T>
+Tensor<T, CPU> gather_recorded(const Tensor<T, CPU>& x, int64_t dim,
+                               const Tensor<int64_t, CPU>& index, const char* op) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = gather(x, dim, index, op);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record(
+          "GatherBackward", out, autograd::collect_edges(x),
+          [si = autograd::save(index), dim, in = x.shape()](std::vector<AnyTensor>& g) {
+            return autograd::grads(scatter_add(zeros<T>(in), dim, si.unpack(), g[0].as<T, CPU>()));
+          });
+  return out;
+}
 }  // namespace detail
 
 // ---- selecting ----------------------------------------------------------------------------------
 /// The slices of `x` at positions `index` (0-d or 1-d) along `dim`:
 /// out.select(dim, j) == x.select(dim, index[j]). See Note [Index checks].
+/// Differentiable in x: its gradient is the output's index-added into zeros.
 template <class T>
 Tensor<T, CPU> index_select(const Tensor<T, CPU>& x, int64_t dim,
                             const Tensor<int64_t, CPU>& index) {
-  return detail::index_select(x, dim, index, "index_select");
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = detail::index_select(x, dim, index, "index_select");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record(
+          "IndexSelectBackward", out, autograd::collect_edges(x),
+          [si = autograd::save(index), dim, in = x.shape()](std::vector<AnyTensor>& g) {
+            return autograd::grads(
+                index_add(zeros<T>(in), dim, si.unpack(), g[0].as<T, CPU>(), T(1)));
+          });
+  return out;
 }
 
 /// out[i][j][k] = x[i][index[i][j][k]][k] for dim = 1 (likewise for any rank and dim).
 /// index has x's rank, index.size(d) <= x.size(d) for d != dim; out has index's shape.
+/// Differentiable in x: its gradient is the output's scatter-added into zeros.
 template <class T>
 Tensor<T, CPU> gather(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index) {
-  return detail::gather(x, dim, index, "gather");
+  return detail::gather_recorded(x, dim, index, "gather");
 }
 
 /// gather() after broadcasting x and indices against each other in every dim but `dim`
@@ -138,14 +188,15 @@ Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU
              "input ",
              x.shape(), " and indices ", indices.shape());
   const int d = wrap_dim(dim, x.dim(), "take_along_dim");
-  if (x.dim() == 0) return detail::gather(x, d, indices, "take_along_dim");
+  if (x.dim() == 0) return detail::gather_recorded(x, d, indices, "take_along_dim");
   const auto [xs, is] = detail::take_along_dim_shapes(x.shape(), indices.shape(), d);
-  return detail::gather(x.expand(xs), d, indices.expand(is), "take_along_dim");
+  // Differentiable as gather of an expanded view: the view's backward sums over broadcast.
+  return detail::gather_recorded(x.expand(xs), d, indices.expand(is), "take_along_dim");
 }
 /// take_along_dim over the flattened x with flattened indices (torch's dim=None); 1-d.
 template <class T>
 Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU>& indices) {
-  return detail::gather(x.reshape({-1}), 0, indices.reshape({-1}), "take_along_dim");
+  return detail::gather_recorded(x.reshape({-1}), 0, indices.reshape({-1}), "take_along_dim");
 }
 
 // ---- scattering ---------------------------------------------------------------------------------
@@ -156,6 +207,7 @@ Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU
 template <class T>
 Tensor<T, CPU> scatter_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
                         const Tensor<T, CPU>& src) {
+  autograd::check_inplace(self, "scatter_", src.requires_grad());
   detail::scatter_(self, dim, index, src, "scatter_");
   return self;
 }
@@ -163,23 +215,52 @@ Tensor<T, CPU> scatter_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<in
 template <class T>
 Tensor<T, CPU> scatter_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
                         std::type_identity_t<T> value) {
+  autograd::check_inplace(self, "scatter_");
   detail::scatter_value_(self, dim, index, value, "scatter_");
   return self;
 }
-/// A copy of x with src scattered into it (see scatter_).
+/// A copy of x with src scattered into it (see scatter_). Differentiable in x (the
+/// gradient with the scattered positions zeroed) and in src (the gradient gathered).
 template <class T>
 Tensor<T, CPU> scatter(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
                        const Tensor<T, CPU>& src) {
-  Tensor<T, CPU> out = x.clone();
-  detail::scatter_(out, dim, index, src, "scatter");
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = x.clone();
+    detail::scatter_(out, dim, index, src, "scatter");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x, src))
+      autograd::record("ScatterBackward", out, autograd::collect_edges(x, src),
+                       [si = autograd::save(index), dim, nx = x.requires_grad(),
+                        ns = src.requires_grad(), ss = src.shape()](std::vector<AnyTensor>& g) {
+                         const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+                         const Tensor<int64_t, CPU> idx = si.unpack();
+                         Tensor<T, CPU> gx, gs;
+                         if (nx) gx = scatter(go, dim, idx, T(0));
+                         if (ns) gs = detail::embed_leading(gather(go, dim, idx), ss);
+                         return autograd::grads(gx, gs);
+                       });
   return out;
 }
-/// A copy of x with `value` scattered into it.
+/// A copy of x with `value` scattered into it. Differentiable in x (the gradient with the
+/// scattered positions zeroed).
 template <class T>
 Tensor<T, CPU> scatter(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
                        std::type_identity_t<T> value) {
-  Tensor<T, CPU> out = x.clone();
-  detail::scatter_value_(out, dim, index, value, "scatter");
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = x.clone();
+    detail::scatter_value_(out, dim, index, value, "scatter");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("ScatterBackward", out, autograd::collect_edges(x),
+                       [si = autograd::save(index), dim](std::vector<AnyTensor>& g) {
+                         return autograd::grads(scatter(g[0].as<T, CPU>(), dim, si.unpack(), T(0)));
+                       });
   return out;
 }
 
@@ -189,14 +270,32 @@ Tensor<T, CPU> scatter(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_
 template <class T>
 Tensor<T, CPU> scatter_add_(const Tensor<T, CPU>& self, int64_t dim,
                             const Tensor<int64_t, CPU>& index, const Tensor<T, CPU>& src) {
+  autograd::check_inplace(self, "scatter_add_", src.requires_grad());
   detail::scatter_add_(self, dim, index, src, "scatter_add_");
   return self;
 }
+/// A copy of x with src scatter-added into it. Differentiable in x (the gradient) and in
+/// src (the gradient gathered).
 template <class T>
 Tensor<T, CPU> scatter_add(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
                            const Tensor<T, CPU>& src) {
-  Tensor<T, CPU> out = x.clone();
-  detail::scatter_add_(out, dim, index, src, "scatter_add");
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = x.clone();
+    detail::scatter_add_(out, dim, index, src, "scatter_add");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x, src))
+      autograd::record("ScatterAddBackward", out, autograd::collect_edges(x, src),
+                       [si = autograd::save(index), dim, nx = x.requires_grad(),
+                        ns = src.requires_grad(), ss = src.shape()](std::vector<AnyTensor>& g) {
+                         const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+                         Tensor<T, CPU> gx, gs;
+                         if (nx) gx = go;
+                         if (ns) gs = detail::embed_leading(gather(go, dim, si.unpack()), ss);
+                         return autograd::grads(gx, gs);
+                       });
   return out;
 }
 
@@ -207,14 +306,36 @@ template <class T>
 Tensor<T, CPU> index_add_(const Tensor<T, CPU>& self, int64_t dim,
                           const Tensor<int64_t, CPU>& index, const Tensor<T, CPU>& src,
                           std::type_identity_t<T> alpha = T(1)) {
+  autograd::check_inplace(self, "index_add_", src.requires_grad());
   detail::index_add_(self, dim, index, src, alpha, "index_add_");
   return self;
 }
+/// A copy of x with alpha * src index-added into it. Differentiable in x (the gradient)
+/// and in src (alpha times the gradient index-selected).
 template <class T>
 Tensor<T, CPU> index_add(const Tensor<T, CPU>& x, int64_t dim, const Tensor<int64_t, CPU>& index,
                          const Tensor<T, CPU>& src, std::type_identity_t<T> alpha = T(1)) {
-  Tensor<T, CPU> out = x.clone();
-  detail::index_add_(out, dim, index, src, alpha, "index_add");
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = x.clone();
+    detail::index_add_(out, dim, index, src, alpha, "index_add");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x, src))
+      autograd::record("IndexAddBackward", out, autograd::collect_edges(x, src),
+                       [si = autograd::save(index), dim, alpha, nx = x.requires_grad(),
+                        ns = src.requires_grad(), ss = src.shape()](std::vector<AnyTensor>& g) {
+                         const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+                         Tensor<T, CPU> gx, gs;
+                         if (nx) gx = go;
+                         if (ns) {
+                           gs = index_select(go, dim, si.unpack());
+                           if (gs.shape() != ss) gs = gs.reshape(ss);  // a 0-d index
+                           if (alpha != T(1)) gs = Tensor<T, CPU>(gs * alpha);
+                         }
+                         return autograd::grads(gx, gs);
+                       });
   return out;
 }
 
@@ -226,17 +347,42 @@ Tensor<int64_t, CPU> one_hot(const Tensor<int64_t, CPU>& idx, int64_t num_classe
 
 /// Rows of weight [V, D] looked up by ids of any shape: out [..., D] with
 /// out[p] = weight[ids[p]]. padding_idx (may be negative) only affects the gradient (see
-/// embedding_backward), as in torch.
+/// embedding_backward), as in torch. Differentiable in weight.
 template <class T>
 Tensor<T, CPU> embedding(const Tensor<T, CPU>& weight, const Tensor<int64_t, CPU>& ids,
                          std::optional<int64_t> padding_idx = std::nullopt) {
   KILN_CHECK(weight.dim() == 2, ShapeError,
              "[embedding] weight must be 2-D [num_embeddings, embedding_dim], got shape ",
              weight.shape());
-  if (padding_idx) detail::wrap_padding_idx(*padding_idx, weight.size(0), "embedding");
+  std::optional<int64_t> pad;
+  if (padding_idx) pad = detail::wrap_padding_idx(*padding_idx, weight.size(0), "embedding");
   Shape s = ids.shape();
   s.push_back(weight.size(1));
-  return detail::index_select(weight, 0, ids.reshape({ids.numel()}), "embedding").view(s);
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = detail::index_select(weight, 0, ids.reshape({ids.numel()}), "embedding").view(s);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(weight))
+      autograd::record(
+          "EmbeddingBackward", out, autograd::collect_edges(weight),
+          [si = autograd::save(ids), pad, ws = weight.shape()](std::vector<AnyTensor>& g) {
+            // go: [..., D] -> weight [V, D]: rows summed per id (embedding_backward, written
+            // with differentiable ops); the padding row is set to zero (not multiplied, so an
+            // infinite gradient there gives no NaN).
+            const Tensor<int64_t, CPU> ids = si.unpack();
+            const int64_t n = ids.numel();
+            Tensor<T, CPU> gw = index_add(zeros<T>(ws), 0, ids.reshape({n}),
+                                          g[0].as<T, CPU>().reshape({n, ws[1]}), T(1));
+            if (pad) {
+              const Tensor<bool, CPU> row = zeros<bool>({ws[0], 1});
+              row(*pad, 0) = true;
+              gw = Tensor<T, CPU>(where(row, T(0), gw));
+            }
+            return autograd::grads(gw);
+          });
+  return out;
 }
 
 // ---- backward helpers (Note [Index backward]) ---------------------------------------------------

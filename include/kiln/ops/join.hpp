@@ -56,22 +56,78 @@ std::vector<Tensor<T, D>> pieces(const Tensor<T, D>& x, std::span<const int64_t>
   return out;
 }
 
+// Note [Join backward]
+// cat and stack record one node with an edge per input; the gradient of input i is the
+// view of the output's gradient that the input was copied into (narrow for cat, select
+// for stack), so the backward is made of views and double backward works. Inputs that
+// need no gradient (and cat's skipped legacy [0] inputs) get none.
+template <class T, class D, class V>
+void record_join(const char* name, Tensor<T, D>& out, std::span<const Tensor<T, D>> ts,
+                 std::vector<V> views) {
+  if constexpr (is_floating_v<T>) {
+    if (!autograd::GradMode::is_enabled()) return;
+    std::vector<autograd::Edge> edges;
+    bool any = false;
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      edges.push_back(autograd::gradient_edge(ts[i]));
+      if (!ts[i].requires_grad()) views[i].skip = true;
+      any = any || ts[i].requires_grad();
+    }
+    if (!any) return;
+    autograd::record(name, out, std::move(edges),
+                     [views = std::move(views)](std::vector<AnyTensor>& g) {
+                       const Tensor<T, D>& go = g[0].as<T, D>();
+                       std::vector<AnyTensor> r(views.size());
+                       for (std::size_t i = 0; i < views.size(); ++i)
+                         if (!views[i].skip) r[i] = AnyTensor(views[i](go));
+                       return r;
+                     });
+  }
+}
+
+// Which part of cat's output input i is (or skip, for a legacy [0] input).
+struct CatPiece {
+  int dim = 0;
+  int64_t start = 0, length = 0;
+  bool skip = false;
+  template <class T, class D>
+  Tensor<T, D> operator()(const Tensor<T, D>& g) const {
+    return g.narrow(dim, start, length);
+  }
+};
+// Which part of stack's output input i is.
+struct StackPiece {
+  int dim = 0;
+  int64_t index = 0;
+  bool skip = false;
+  template <class T, class D>
+  Tensor<T, D> operator()(const Tensor<T, D>& g) const {
+    return g.select(dim, index);
+  }
+};
+
 template <class T, class D>
 Tensor<T, D> cat_impl(std::span<const Tensor<T, D>> ts, int64_t dim_in) {
   require_cpu<D>();
   int dim = 0;
   const std::vector<Shape> shapes = shapes_of(ts);
   Tensor<T, D> out(cat_shape(shapes, dim_in, dim));
-  if (dim < 0) return out;  // only legacy empty inputs
-  int64_t at = 0;
-  for (const auto& t : ts) {
-    if (t.shape() == Shape{0}) continue;  // torch's legacy rule: [0] joins anything
-    const int64_t n = t.shape()[dim];
-    // Each input lands in its slab of the output; copy_ picks the contiguous or strided
-    // path and splits large copies across threads.
-    out.narrow(dim, at, n).copy_(t);
-    at += n;
+  std::vector<CatPiece> pieces(ts.size(), CatPiece{dim, 0, 0, true});
+  {
+    AutoGradMode off(false);
+    int64_t at = 0;
+    for (std::size_t i = 0; i < ts.size() && dim >= 0; ++i) {  // dim < 0: only legacy empties
+      const Tensor<T, D>& t = ts[i];
+      if (t.shape() == Shape{0}) continue;  // torch's legacy rule: [0] joins anything
+      const int64_t n = t.shape()[dim];
+      // Each input lands in its slab of the output; copy_ picks the contiguous or strided
+      // path and splits large copies across threads.
+      out.narrow(dim, at, n).copy_(t);
+      pieces[i] = CatPiece{dim, at, n, false};
+      at += n;
+    }
   }
+  record_join("CatBackward", out, ts, std::move(pieces));
   return out;
 }
 
@@ -81,7 +137,15 @@ Tensor<T, D> stack_impl(std::span<const Tensor<T, D>> ts, int64_t dim_in) {
   int dim = 0;
   const std::vector<Shape> shapes = shapes_of(ts);
   Tensor<T, D> out(stack_shape(shapes, dim_in, dim));
-  for (std::size_t i = 0; i < ts.size(); ++i) out.select(dim, static_cast<int64_t>(i)).copy_(ts[i]);
+  std::vector<StackPiece> pieces;
+  {
+    AutoGradMode off(false);
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      out.select(dim, static_cast<int64_t>(i)).copy_(ts[i]);
+      pieces.push_back(StackPiece{dim, static_cast<int64_t>(i), false});
+    }
+  }
+  record_join("StackBackward", out, ts, std::move(pieces));
   return out;
 }
 }  // namespace detail
@@ -90,7 +154,7 @@ Tensor<T, D> stack_impl(std::span<const Tensor<T, D>> ts, int64_t dim_in) {
 /// except along `dim`. 1-D tensors of shape [0] are skipped whatever their rank (torch's
 /// legacy rule). Returns a new contiguous tensor.
 /// Throws ValueError on an empty list, ShapeError on a 0-d input or mismatched shapes,
-/// IndexError on a bad dim.
+/// IndexError on a bad dim. Differentiable in every input (Note [Join backward]).
 template <class T, class D>
 Tensor<T, D> cat(const std::vector<Tensor<T, D>>& tensors, int64_t dim = 0) {
   return detail::cat_impl(std::span<const Tensor<T, D>>(tensors), dim);
@@ -101,7 +165,8 @@ Tensor<T, D> cat(std::initializer_list<Tensor<T, D>> tensors, int64_t dim = 0) {
 }
 
 /// Joins tensors of one shape along a new dim inserted at `dim` (torch.stack);
-/// `dim` may be in [-(rank + 1), rank]. Returns a new contiguous tensor.
+/// `dim` may be in [-(rank + 1), rank]. Returns a new contiguous tensor. Differentiable in
+/// every input (Note [Join backward]).
 template <class T, class D>
 Tensor<T, D> stack(const std::vector<Tensor<T, D>>& tensors, int64_t dim = 0) {
   return detail::stack_impl(std::span<const Tensor<T, D>>(tensors), dim);
@@ -110,6 +175,9 @@ template <class T, class D>
 Tensor<T, D> stack(std::initializer_list<Tensor<T, D>> tensors, int64_t dim = 0) {
   return detail::stack_impl(std::span<const Tensor<T, D>>(tensors.begin(), tensors.size()), dim);
 }
+
+// split, split_with_sizes, chunk and unbind return views (narrow, select), which record
+// their own backward.
 
 /// Views of consecutive pieces of `split_size` along `dim` (the last may be shorter),
 /// like torch.split. split_size may be 0 only when the dim has size 0.

@@ -33,6 +33,7 @@ Tensor<int64_t, CPU> nonzero(const Tensor<T, CPU>& x, const char* op);
 /// A copy of x with `value` where mask is true. x and mask broadcast against each other
 /// (torch's out-of-place rule), so the result has their broadcast shape. One fused
 /// where() pass; mask may be any bool expression (`masked_fill(x, x < 0, 0)`).
+/// Differentiable in x through that fused node (WhereBackward).
 template <class T>
 Tensor<T, CPU> masked_fill(const Tensor<T, CPU>& x, const Tensor<bool, CPU>& mask,
                            std::type_identity_t<T> value) {
@@ -47,6 +48,7 @@ Tensor<T, CPU> masked_fill_(const Tensor<T, CPU>& x, const Tensor<bool, CPU>& ma
                             std::type_identity_t<T> value) {
   detail::check_defined(x.defined(), "masked_fill_", "self");
   detail::check_defined(mask.defined(), "masked_fill_", "mask");
+  autograd::check_inplace(x, "masked_fill_");
   KILN_CHECK(broadcasts_to(mask.shape(), x.shape()), ShapeError, "[masked_fill_] mask of shape ",
              mask.shape(), " cannot be broadcast to self of shape ", x.shape());
   detail::check_no_internal_overlap(x.shape(), x.strides(), "masked_fill_");
@@ -55,10 +57,25 @@ Tensor<T, CPU> masked_fill_(const Tensor<T, CPU>& x, const Tensor<bool, CPU>& ma
 }
 
 /// The elements of x where mask is true, as a 1-d tensor; x and mask broadcast against
-/// each other (Note [Mask order]).
+/// each other (Note [Mask order]). Differentiable in x: the gradient goes back to the
+/// selected positions (masked_scatter into zeros), summed over broadcast dims.
 template <class T>
 Tensor<T, CPU> masked_select(const Tensor<T, CPU>& x, const Tensor<bool, CPU>& mask) {
-  return detail::masked_select(x, mask);
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = detail::masked_select(x, mask);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("MaskedSelectBackward", out, autograd::collect_edges(x),
+                       [sm = autograd::save(mask), in = x.shape()](std::vector<AnyTensor>& g) {
+                         const Tensor<bool, CPU> m = sm.unpack();
+                         const Shape bs = broadcast_shapes(in, m.shape(), "masked_select");
+                         return autograd::grads(autograd::sum_to(
+                             masked_scatter(zeros<T>(bs), m, g[0].as<T, CPU>()), in));
+                       });
+  return out;
 }
 
 /// In place: the elements of self where mask is true get source's elements in order
@@ -67,18 +84,45 @@ Tensor<T, CPU> masked_select(const Tensor<T, CPU>& x, const Tensor<bool, CPU>& m
 template <class T>
 Tensor<T, CPU> masked_scatter_(const Tensor<T, CPU>& self, const Tensor<bool, CPU>& mask,
                                const Tensor<T, CPU>& source) {
+  autograd::check_inplace(self, "masked_scatter_", source.requires_grad());
   detail::masked_scatter_(self, mask, source, "masked_scatter_");
   return self;
 }
 /// A copy of x (broadcast with mask) with source's elements where mask is true.
+/// Differentiable in x (the gradient where mask is false, summed over broadcast dims) and
+/// in source (the gradient where mask is true, in order, zeros for unused elements).
 template <class T>
 Tensor<T, CPU> masked_scatter(const Tensor<T, CPU>& x, const Tensor<bool, CPU>& mask,
                               const Tensor<T, CPU>& source) {
   detail::check_defined(x.defined(), "masked_scatter", "input");
   detail::check_defined(mask.defined(), "masked_scatter", "mask");
-  Tensor<T, CPU> out =
-      x.expand(broadcast_shapes(x.shape(), mask.shape(), "masked_scatter")).clone();
-  detail::masked_scatter_(out, mask, source, "masked_scatter");
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = x.expand(broadcast_shapes(x.shape(), mask.shape(), "masked_scatter")).clone();
+    detail::masked_scatter_(out, mask, source, "masked_scatter");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x, source))
+      autograd::record(
+          "MaskedScatterBackward", out, autograd::collect_edges(x, source),
+          [sm = autograd::save(mask), in = x.shape(), ss = source.shape(), nx = x.requires_grad(),
+           ns = source.requires_grad()](std::vector<AnyTensor>& g) {
+            const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+            const Tensor<bool, CPU> m = sm.unpack();
+            Tensor<T, CPU> gx, gs;
+            if (nx) gx = autograd::sum_to(masked_fill(go, m, T(0)), in);
+            if (ns) {
+              // The selected gradients in order, then zeros for the source's unused tail.
+              gs = masked_select(go, m);
+              const int64_t k = gs.numel();
+              if (k < numel_of(ss))
+                gs = autograd::embed(gs, Shape{numel_of(ss)},
+                                     [k](const Tensor<T, CPU>& z) { return z.narrow(0, 0, k); });
+              gs = gs.reshape(ss);
+            }
+            return autograd::grads(gx, gs);
+          });
   return out;
 }
 

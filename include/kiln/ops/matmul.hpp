@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Matrix products: matmul (torch.matmul's rules), mm, bmm, mv, dot, outer, addmm, baddbmm,
 // linear. float/double run on the GEMM libraries of ops/blas.hpp; see Note [Matmul operands].
+// All are differentiable to any order (Note [Matmul backward] in src/matmul.cpp).
 #pragma once
 
 #include <type_traits>

@@ -112,22 +112,12 @@ void constant_pad_interior(const PadPlan& p, Tensor<T, D>& in, Tensor<T, D>& out
     out = out.narrow(d, std::max<int64_t>(l, 0), keep);
   }
 }
-}  // namespace detail
 
-/// Pads `x` as torch.nn.functional.pad: `pads` lists (before, after) pairs starting from
-/// the LAST dim ({left, right, top, bottom, front, back, ...}) and may cover any number
-/// of trailing dims up to x's rank. Constant mode fills with `value` (converted to T) and
-/// crops where a pad is negative; the other modes need non-negative pads, reflect needs
-/// pad < size and circular pad <= size. Returns a new contiguous tensor.
-/// (torch limits reflect/replicate/circular to 1-3 padded dims of 2-D to 5-D inputs; kiln
-/// allows any.) Throws ValueError on a bad pad.
+// out = x padded (the body of pad).
 template <class T, class D>
-Tensor<T, D> pad(const Tensor<T, D>& x, const std::vector<int64_t>& pads,
-                 PadMode mode = PadMode::Constant, double value = 0) {
-  detail::require_cpu<D>();
-  const detail::PadPlan p = detail::pad_plan(x.shape(), pads, mode, value, "pad");
-  Tensor<T, D> out(p.out);
-  if (out.numel() == 0) return out;
+void pad_into(const Tensor<T, D>& out, const Tensor<T, D>& x, const PadPlan& p, PadMode mode,
+              double value) {
+  if (out.numel() == 0) return;
   if (mode == PadMode::Constant) {
     const T v = static_cast<T>(value);
     // The border slabs of each padded dim (corners are filled twice: they are small),
@@ -137,16 +127,49 @@ Tensor<T, D> pad(const Tensor<T, D>& x, const std::vector<int64_t>& pads,
       if (p.hi[d] > 0) out.narrow(d, p.out[d] - p.hi[d], p.hi[d]).fill_(v);
     }
     Tensor<T, D> in = x, mid = out;
-    detail::constant_pad_interior(p, in, mid);
+    constant_pad_interior(p, in, mid);
     mid.copy_(in);
   } else {
-    detail::for_each_pad_region(out, x, p, mode,
-                                [](const Tensor<T, D>& dst, const Tensor<T, D>& src, const Dims&) {
-                                  dst.copy_(src);  // size-1 replicate slices broadcast
-                                });
+    for_each_pad_region(out, x, p, mode,
+                        [](const Tensor<T, D>& dst, const Tensor<T, D>& src, const Dims&) {
+                          dst.copy_(src);  // size-1 replicate slices broadcast
+                        });
   }
+}
+
+/// pad_backward as a differentiable op: recorded with pad as its own backward (the
+/// adjoint of the adjoint), so double backward through pad works in every mode.
+template <class T, class D>
+Tensor<T, D> pad_grad(const Tensor<T, D>& grad, const std::vector<int64_t>& pads, PadMode mode,
+                      const Shape& input_shape);
+}  // namespace detail
+
+/// Pads `x` as torch.nn.functional.pad: `pads` lists (before, after) pairs starting from
+/// the LAST dim ({left, right, top, bottom, front, back, ...}) and may cover any number
+/// of trailing dims up to x's rank. Constant mode fills with `value` (converted to T) and
+/// crops where a pad is negative; the other modes need non-negative pads, reflect needs
+/// pad < size and circular pad <= size. Returns a new contiguous tensor.
+/// (torch limits reflect/replicate/circular to 1-3 padded dims of 2-D to 5-D inputs; kiln
+/// allows any.) Throws ValueError on a bad pad. Differentiable in x (pad_backward).
+template <class T, class D>
+Tensor<T, D> pad(const Tensor<T, D>& x, const std::vector<int64_t>& pads,
+                 PadMode mode = PadMode::Constant, double value = 0) {
+  detail::require_cpu<D>();
+  const detail::PadPlan p = detail::pad_plan(x.shape(), pads, mode, value, "pad");
+  Tensor<T, D> out(p.out);
+  {
+    AutoGradMode off(false);
+    detail::pad_into(out, x, p, mode, value);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("PadBackward", out, autograd::collect_edges(x),
+                       [pads, mode, in = x.shape()](std::vector<AnyTensor>& g) {
+                         return autograd::grads(detail::pad_grad(g[0].as<T, D>(), pads, mode, in));
+                       });
   return out;
 }
+
 /// pad with the mode given by name: "constant", "reflect", "replicate" or "circular".
 template <class T, class D>
 Tensor<T, D> pad(const Tensor<T, D>& x, const std::vector<int64_t>& pads, std::string_view mode,
@@ -184,5 +207,23 @@ Tensor<T, D> pad_backward(const Tensor<T, D>& grad, const std::vector<int64_t>& 
   }
   return res;
 }
+
+namespace detail {
+template <class T, class D>
+Tensor<T, D> pad_grad(const Tensor<T, D>& grad, const std::vector<int64_t>& pads, PadMode mode,
+                      const Shape& input_shape) {
+  Tensor<T, D> res;
+  {
+    AutoGradMode off(false);
+    res = pad_backward(grad, pads, mode, input_shape);
+  }
+  if (autograd::needs_grad(grad))
+    autograd::record("PadBackwardBackward", res, autograd::collect_edges(grad),
+                     [pads, mode](std::vector<AnyTensor>& g) {
+                       return autograd::grads(pad(g[0].as<T, D>(), pads, mode));
+                     });
+  return res;
+}
+}  // namespace detail
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // 2-D pooling on NCHW tensors: max_pool2d (with indices), avg_pool2d, adaptive_avg_pool2d
-// and their backward kernels. Declared here, compiled in src/pool.cpp.
+// and their backward kernels. Declared here, compiled in src/pool.cpp. The forward ops are
+// differentiable to any order (Note [Pooling autograd] there).
 #pragma once
 
 #include <cstdint>

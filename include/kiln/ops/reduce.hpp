@@ -11,6 +11,7 @@
 
 #include "kiln/expr/ops.hpp"
 #include "kiln/expr/reduce_cpu.hpp"
+#include "kiln/ops/pick.hpp"
 #include "kiln/tensor.hpp"
 
 namespace kiln {
@@ -66,6 +67,48 @@ constexpr void require_floating(const char* /*op*/) {
       is_floating_v<expr::value_t<E>>,
       "kiln: this reduction needs a floating-point expression; cast with kiln::cast<float>(e)");
 }
+
+// Note [Reduction backward]
+// A reduction of an expression that needs a gradient evaluates the expression first
+// (recording its fused node), reduces that tensor x with grad mode off, and records one
+// node on x whose closure gets the incoming gradient g (the output's shape), x and the
+// output y (saved without a cycle). The closures are written with differentiable kiln ops
+// (views, fused expressions, sum/mean/prod, unpick), so create_graph gives second
+// derivatives. Masks built from comparisons (ties of amax, zeros of prod or of a norm) are
+// constants: they are evaluated into tensors of their own before the recorded expression
+// uses them, so a tensor that requires grad is never a leaf of a recorded expression only
+// through a comparison (a fused node would give such a leaf a gradient slot it never writes).
+
+/// The dims set in `mask`, as a list.
+inline Dims mask_dims(uint32_t mask, int ndim) {
+  Dims d;
+  for (int k = 0; k < ndim; ++k)
+    if (mask >> k & 1u) d.push_back(k);
+  return d;
+}
+
+/// Records `out`, a reduction of x, with the gradient bwd(g, x, y) (Note [Reduction backward]).
+template <class T, class B>
+void record_reduction(const char* name, Tensor<T, CPU>& out, const Tensor<T, CPU>& x, B bwd) {
+  autograd::record_with_output(
+      name, out, autograd::collect_edges(x),
+      [sx = autograd::save(x), bwd](std::vector<AnyTensor>& g, const Tensor<T, CPU>& y) {
+        return autograd::grads(bwd(g[0].as<T, CPU>(), sx.unpack(), y));
+      });
+}
+
+template <class T>
+Tensor<T, CPU> prod_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
+                             const Tensor<T, CPU>& y, uint32_t mask);
+template <class T>
+Tensor<T, CPU> extremum_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
+                                 const Tensor<T, CPU>& y, uint32_t mask);
+template <class T>
+Tensor<T, CPU> var_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x, uint32_t mask,
+                            int64_t correction);
+template <class T>
+Tensor<T, CPU> norm_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
+                             const Tensor<T, CPU>& y, double p, uint32_t mask);
 }  // namespace detail
 
 // ---- sum / mean / prod -------------------------------------------------------------------------
@@ -115,13 +158,30 @@ auto mean(const E& e) {
   return mean(e, Dims{}, false);
 }
 
+/// Product over `dims` (all dims when empty); integer and bool inputs give int64. The
+/// gradient of an element is the product of the others, also where the input has zeros.
 template <expr::Expr E>
 auto prod(const E& e, const Dims& dims, bool keepdim = false) {
   using T = expr::value_t<E>;
   using O = detail::sum_t<T>;
-  return detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(
-      e, detail::reduce_mask(dims, e.shape().size(), "prod"), keepdim,
-      [](acc_t<T> a, int64_t) { return static_cast<O>(a); });
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "prod");
+  const auto fin = [](acc_t<T> a, int64_t) { return static_cast<O>(a); };
+  if constexpr (is_floating_v<T>) {
+    if (autograd::expr_needs_grad(e)) {
+      const Tensor<T, CPU> x = eval(e);
+      Tensor<T, CPU> out;
+      {
+        AutoGradMode off(false);
+        out = detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(x, mask, keepdim, fin);
+      }
+      detail::record_reduction("ProdBackward", out, x,
+                               [mask](const auto& g, const auto& xs, const auto& y) {
+                                 return detail::prod_backward(g, xs, y, mask);
+                               });
+      return out;
+    }
+  }
+  return detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(e, mask, keepdim, fin);
 }
 template <expr::Expr E>
 auto prod(const E& e, int64_t dim, bool keepdim = false) {
@@ -147,14 +207,40 @@ auto extremum(const E& e, const Dims& dims, bool keepdim, const char* op) {
 }
 }  // namespace detail
 
-/// Maximum over `dims`; NaN propagates. Throws ValueError on an empty reduction.
+namespace detail {
+// amax/amin, recorded when needed: ties share the gradient equally, as in torch.
+template <class RF, expr::Expr E>
+auto extremum_recorded(const E& e, const Dims& dims, bool keepdim, const char* op,
+                       const char* node) {
+  using T = expr::value_t<E>;
+  if constexpr (is_floating_v<T>) {
+    if (autograd::expr_needs_grad(e)) {
+      const Tensor<T, CPU> x = eval(e);
+      Tensor<T, CPU> out;
+      {
+        AutoGradMode off(false);
+        out = extremum<RF>(x, dims, keepdim, op);
+      }
+      const uint32_t mask = reduce_mask(dims, x.dim(), op);
+      record_reduction(node, out, x, [mask](const auto& g, const auto& xs, const auto& y) {
+        return extremum_backward(g, xs, y, mask);
+      });
+      return out;
+    }
+  }
+  return extremum<RF>(e, dims, keepdim, op);
+}
+}  // namespace detail
+
+/// Maximum over `dims`; NaN propagates. Throws ValueError on an empty reduction. Equal
+/// maxima share the gradient equally (torch's amax).
 template <expr::Expr E>
 auto amax(const E& e, const Dims& dims = {}, bool keepdim = false) {
-  return detail::extremum<expr::op::MaxReduce>(e, dims, keepdim, "amax");
+  return detail::extremum_recorded<expr::op::MaxReduce>(e, dims, keepdim, "amax", "AmaxBackward");
 }
 template <expr::Expr E>
 auto amin(const E& e, const Dims& dims = {}, bool keepdim = false) {
-  return detail::extremum<expr::op::MinReduce>(e, dims, keepdim, "amin");
+  return detail::extremum_recorded<expr::op::MinReduce>(e, dims, keepdim, "amin", "AminBackward");
 }
 
 namespace detail {
@@ -195,15 +281,51 @@ struct ValuesIndices {
   Tensor<T, CPU> values;
   Tensor<int64_t, CPU> indices;
 };
+namespace detail {
+// max/min along a dim, recorded when needed: the gradient goes to the returned index.
+template <bool Max, expr::Expr E>
+ValuesIndices<expr::value_t<E>> max_min_dim(const E& e, int64_t dim, bool keepdim) {
+  using T = expr::value_t<E>;
+  const auto run = [&](const auto& x) -> ValuesIndices<T> {
+    if constexpr (Max)
+      return {amax(x, Dims{dim}, keepdim), argmax(x, dim, keepdim)};
+    else
+      return {amin(x, Dims{dim}, keepdim), argmin(x, dim, keepdim)};
+  };
+  if constexpr (is_floating_v<T>) {
+    if (autograd::expr_needs_grad(e)) {
+      const Tensor<T, CPU> x = eval(e);
+      ValuesIndices<T> r;
+      {
+        AutoGradMode off(false);
+        r = run(x);
+      }
+      const int d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), Max ? "max" : "min");
+      const Shape keep = reduced_shape(x.shape(), x.dim() == 0 ? 0u : 1u << d, true);
+      autograd::record(
+          Max ? "MaxBackward" : "MinBackward", r.values, autograd::collect_edges(x),
+          [si = autograd::save(r.indices), d, keep, shape = x.shape()](std::vector<AnyTensor>& g) {
+            const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+            if (shape.size() == 0) return autograd::grads(go);
+            return autograd::grads(unpick(go.reshape(keep), d, si.unpack().reshape(keep), shape));
+          });
+      return r;
+    }
+  }
+  return run(e);
+}
+}  // namespace detail
+
+/// torch.max(x, dim): the maxima and their indices; the gradient goes to the index.
 template <expr::Expr E>
 ValuesIndices<expr::value_t<E>> max(const E& e, int64_t dim, bool keepdim = false) {
-  return {amax(e, Dims{dim}, keepdim), argmax(e, dim, keepdim)};
+  return detail::max_min_dim<true>(e, dim, keepdim);
 }
 template <expr::Expr E>
 ValuesIndices<expr::value_t<E>> min(const E& e, int64_t dim, bool keepdim = false) {
-  return {amin(e, Dims{dim}, keepdim), argmin(e, dim, keepdim)};
+  return detail::max_min_dim<false>(e, dim, keepdim);
 }
-/// Maximum of all elements (0-d tensor).
+/// Maximum of all elements (0-d tensor); equal maxima share the gradient, as in torch.
 template <expr::Expr E>
 auto max(const E& e) {
   return amax(e);
@@ -230,22 +352,63 @@ Tensor<bool, CPU> any(const E& e, const Dims& dims = {}, bool keepdim = false) {
 // ---- statistics ---------------------------------------------------------------------------------
 /// Variance over `dims` with Bessel's correction (`correction` = 1, torch's default;
 /// 0 for the population variance). Two fused passes: the mean, then squared deviations.
+namespace detail {
 template <expr::Expr E>
-auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
-  detail::require_floating<E>("var");
+auto var_impl(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
   using T = expr::value_t<E>;
   using A = acc_t<T>;
-  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "var");
+  const uint32_t mask = reduce_mask(dims, e.shape().size(), "var");
   const Tensor<T, CPU> m = mean(e, dims, /*keepdim=*/true);
-  return detail::reduce<expr::op::SumReduce, A, T>(
+  return reduce<expr::op::SumReduce, A, T>(
       square(e - m), mask, keepdim, [correction](A a, int64_t n) {
         return static_cast<T>(a / static_cast<A>(std::max<int64_t>(n - correction, 0)));
       });
 }
+}  // namespace detail
+
+template <expr::Expr E>
+auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
+  detail::require_floating<E>("var");
+  using T = expr::value_t<E>;
+  if (autograd::expr_needs_grad(e)) {
+    const Tensor<T, CPU> x = eval(e);
+    Tensor<T, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::var_impl(x, dims, correction, keepdim);
+    }
+    const uint32_t mask = detail::reduce_mask(dims, x.dim(), "var");
+    detail::record_reduction("VarBackward", out, x,
+                             [mask, correction](const auto& g, const auto& xs, const auto&) {
+                               return detail::var_backward(g, xs, mask, correction);
+                             });
+    return out;
+  }
+  return detail::var_impl(e, dims, correction, keepdim);
+}
+/// Standard deviation: sqrt(var(e, dims, correction)). Where it is 0 the gradient is 0.
 template <expr::Expr E>
 auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
+  detail::require_floating<E>("std");
   using T = expr::value_t<E>;
-  return Tensor<T, CPU>(sqrt(var(e, dims, correction, keepdim)));
+  if (autograd::expr_needs_grad(e)) {
+    const Tensor<T, CPU> x = eval(e);
+    Tensor<T, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::var_impl(x, dims, correction, keepdim);
+      out.copy_(sqrt(out));
+    }
+    const uint32_t mask = detail::reduce_mask(dims, x.dim(), "std");
+    detail::record_reduction(
+        "StdBackward", out, x, [mask, correction](const auto& g, const auto& xs, const auto& y) {
+          const Tensor<bool, CPU> zero = y == T(0);  // Note [Reduction backward]
+          const Tensor<T, CPU> gv = where(zero, T(0), g / (y * T(2)));
+          return detail::var_backward(gv, xs, mask, correction);
+        });
+    return out;
+  }
+  return Tensor<T, CPU>(sqrt(detail::var_impl(e, dims, correction, keepdim)));
 }
 
 /// log(sum(exp(e))) over `dims`, stable for large inputs, in one pass over memory
@@ -255,20 +418,32 @@ auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
   detail::require_floating<E>("logsumexp");
   using T = expr::value_t<E>;
   using A = expr::op::LseAcc<opmath_t<T>>;
-  return detail::reduce<expr::op::LogSumExpReduce, A, T>(
-      e, detail::reduce_mask(dims, e.shape().size(), "logsumexp"), keepdim,
-      [](A a, int64_t) { return static_cast<T>(math::log(a.s) + a.m); });
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "logsumexp");
+  const auto fin = [](A a, int64_t) { return static_cast<T>(math::log(a.s) + a.m); };
+  if (autograd::expr_needs_grad(e)) {
+    const Tensor<T, CPU> x = eval(e);
+    Tensor<T, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::reduce<expr::op::LogSumExpReduce, A, T>(x, mask, keepdim, fin);
+    }
+    detail::record_reduction("LogsumexpBackward", out, x,
+                             [mask](const auto& g, const auto& xs, const auto& y) {
+                               const Shape keep = detail::reduced_shape(xs.shape(), mask, true);
+                               return Tensor<T, CPU>(g.reshape(keep) * exp(xs - y.reshape(keep)));
+                             });
+    return out;
+  }
+  return detail::reduce<expr::op::LogSumExpReduce, A, T>(e, mask, keepdim, fin);
 }
 template <expr::Expr E>
 auto logsumexp(const E& e, int64_t dim, bool keepdim = false) {
   return logsumexp(e, Dims{dim}, keepdim);
 }
 
-/// Vector p-norm over `dims` (all when empty): p = 2 (default), 1, inf, -inf, 0 or any
-/// other positive value.
+namespace detail {
 template <expr::Expr E>
-auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = false) {
-  detail::require_floating<E>("norm");
+auto norm_impl(const E& e, double p, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   if (p == 2.0) return Tensor<T, CPU>(sqrt(sum(square(e), dims, keepdim)));
   if (p == 1.0) return sum(abs(e), dims, keepdim);
@@ -279,5 +454,122 @@ auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = fals
   KILN_CHECK(p > 0, ValueError, "[norm] p must be positive, 0 or +-inf, got ", p);
   return Tensor<T, CPU>(pow(sum(pow(abs(e), p), dims, keepdim), 1.0 / p));
 }
+}  // namespace detail
+
+/// Vector p-norm over `dims` (all when empty): p = 2 (default), 1, inf, -inf, 0 or any
+/// other positive value. The gradient is 0 where the norm is 0 (torch's subgradient);
+/// for p = +-inf equal extrema share it.
+template <expr::Expr E>
+auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = false) {
+  detail::require_floating<E>("norm");
+  using T = expr::value_t<E>;
+  if (autograd::expr_needs_grad(e)) {
+    const Tensor<T, CPU> x = eval(e);
+    Tensor<T, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::norm_impl(x, p, dims, keepdim);
+    }
+    const uint32_t mask = detail::reduce_mask(dims, x.dim(), "norm");
+    detail::record_reduction("NormBackward", out, x,
+                             [mask, p](const auto& g, const auto& xs, const auto& y) {
+                               return detail::norm_backward(g, xs, y, p, mask);
+                             });
+    return out;
+  }
+  return detail::norm_impl(e, p, dims, keepdim);
+}
+
+// ---- backward formulas (Note [Reduction backward]) ---------------------------------------------
+namespace detail {
+// d prod / d x_i = product of the others. Without zeros that is y / x_i. With zeros and
+// no create_graph, the product p of the non-zero elements gives it: p / x_i in a slice
+// without zeros, p at the only zero of a slice with one, 0 elsewhere. With create_graph
+// (where that formula's second derivative would be wrong) each element's product of the
+// others is an explicit prod over its slice with the element set to 1, O(n^2) per slice.
+template <class T>
+Tensor<T, CPU> prod_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
+                             const Tensor<T, CPU>& y, uint32_t mask) {
+  const Shape& in = x.shape();
+  const int nd = in.size();
+  const Shape keep = reduced_shape(in, mask, true);
+  const Tensor<T, CPU> gk = g.reshape(keep);
+  bool has_zero;
+  {
+    AutoGradMode off(false);
+    has_zero = x.numel() > 0 && any(x == T(0)).item();
+  }
+  if (!has_zero) return Tensor<T, CPU>(gk * (y.reshape(keep) / x));
+  const Dims dims = mask_dims(mask, nd);
+  if (!autograd::GradMode::is_enabled()) {
+    const Tensor<bool, CPU> z = x == T(0);
+    const Tensor<int64_t, CPU> nz = sum(z, dims, true);
+    const Tensor<T, CPU> p = prod(where(z, T(1), x), dims, true);
+    return Tensor<T, CPU>(gk *
+                          where(nz == int64_t(0), p / x, where(z && nz == int64_t(1), p, T(0))));
+  }
+  // x as rows [r, n] (kept dims first), each repeated n times with the diagonal set to 1.
+  Dims perm, inv(nd);
+  Shape pshape;
+  int64_t r = 1, n = 1;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int d = 0; d < nd; ++d)
+      if (static_cast<int>(mask >> d & 1u) == pass) {
+        inv[d] = perm.size();
+        perm.push_back(d);
+        pshape.push_back(in[d]);
+        (pass ? n : r) *= in[d];
+      }
+  Tensor<bool, CPU> eye({n, n});
+  for (int64_t i = 0; i < n * n; ++i) eye.data()[i] = i % (n + 1) == 0;
+  const Tensor<T, CPU> rows = x.permute(perm).reshape({r, 1, n}).expand({r, n, n});
+  const Tensor<T, CPU> others = prod(where(eye, T(1), rows), Dims{2});
+  return Tensor<T, CPU>(gk * others.reshape(pshape).permute(inv));
+}
+
+// amax/amin: g / (number of ties) at each element equal to the extremum.
+template <class T>
+Tensor<T, CPU> extremum_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
+                                 const Tensor<T, CPU>& y, uint32_t mask) {
+  const Shape keep = reduced_shape(x.shape(), mask, true);
+  Tensor<T, CPU> w;
+  {
+    AutoGradMode off(false);
+    const Tensor<T, CPU> hit = cast<T>(x == y.reshape(keep));
+    w = hit / sum(hit, mask_dims(mask, x.dim()), true);
+  }
+  return Tensor<T, CPU>(g.reshape(keep) * w);
+}
+
+// var: g * 2 (x - mean(x)) / (n - correction).
+template <class T>
+Tensor<T, CPU> var_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x, uint32_t mask,
+                            int64_t correction) {
+  const Shape keep = reduced_shape(x.shape(), mask, true);
+  const int64_t n = reduced_count(x.shape(), mask);
+  const double c = 2.0 / static_cast<double>(std::max<int64_t>(n - correction, 0));
+  const Tensor<T, CPU> m = mean(x, mask_dims(mask, x.dim()), true);
+  return Tensor<T, CPU>(g.reshape(keep) * (x - m) * T(c));
+}
+
+template <class T>
+Tensor<T, CPU> norm_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
+                             const Tensor<T, CPU>& y, double p, uint32_t mask) {
+  const Shape keep = reduced_shape(x.shape(), mask, true);
+  const Tensor<T, CPU> gk = g.reshape(keep), yk = y.reshape(keep);
+  if (p == 0.0) return {};
+  if (p == 1.0) return Tensor<T, CPU>(gk * sign(x));
+  // Comparison masks are evaluated first (Note [Reduction backward]).
+  const Tensor<bool, CPU> zero = yk == T(0);
+  if (p == 2.0) return Tensor<T, CPU>(gk * x / where(zero, T(1), yk));
+  if (std::isinf(p))
+    return Tensor<T, CPU>(sign(x) * extremum_backward(g, Tensor<T, CPU>(abs(x)), y, mask));
+  // |x|^(p-1) sign(x) / y^(p-1); for p < 1 the gradient at x = 0 is taken as 0.
+  const Tensor<T, CPU> scaled = Tensor<T, CPU>(sign(x) * pow(abs(x), p - 1));
+  const Tensor<T, CPU> s =
+      p < 1 ? Tensor<T, CPU>(where(Tensor<bool, CPU>(x == T(0)), T(0), scaled)) : scaled;
+  return Tensor<T, CPU>(gk * s / where(zero, T(1), pow(yk, p - 1)));
+}
+}  // namespace detail
 
 }  // namespace kiln

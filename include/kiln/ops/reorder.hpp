@@ -122,32 +122,10 @@ void repeat_sum_into(const Tensor<T, D>& res, const Tensor<T, D>& grad, const Di
   for (int64_t j = 0; j < repeats[d]; ++j)
     repeat_sum_into(res, grad.narrow(d, j * s, s), rest, accumulate || j > 0);
 }
-}  // namespace detail
 
-/// A copy of `x` with the order of elements reversed along each of `dims` (torch.flip).
-/// The backward of flip is flip of the gradient over the same dims.
+// out = x rolled by sh[d] (in [0, size)) along every dim d.
 template <class T, class D>
-Tensor<T, D> flip(const Tensor<T, D>& x, const Dims& dims) {
-  detail::require_cpu<D>();
-  return detail::reversed(x, detail::flip_mask(x.shape(), dims)).clone();
-}
-
-/// A copy of `x` rolled by `shifts[i]` along `dims[i]` (torch.roll): element i moves to
-/// (i + shift) mod size. With `dims` empty, `shifts` must have one entry and the tensor
-/// is rolled as if flattened. The backward of roll is roll of the gradient by the negated
-/// shifts over the same dims.
-template <class T, class D>
-Tensor<T, D> roll(const Tensor<T, D>& x, const Dims& shifts, const Dims& dims) {
-  detail::require_cpu<D>();
-  if (dims.empty()) {
-    KILN_CHECK(shifts.size() == 1, ValueError,
-               "[roll] without dims, shifts must have exactly one entry, got ", shifts, " (shape ",
-               x.shape(), ")");
-    return roll(x.reshape({x.numel()}), shifts, Dims{0}).view(x.shape());
-  }
-  const Dims sh = detail::roll_shifts(x.shape(), shifts, dims);
-  Tensor<T, D> out(x.shape());
-  if (out.numel() == 0) return out;
+void roll_into(const Tensor<T, D>& out, const Tensor<T, D>& x, const Dims& sh) {
   int rolled[kMaxDims], k = 0;
   for (int d = 0; d < x.dim(); ++d)
     if (sh[d] != 0) rolled[k++] = d;
@@ -167,8 +145,69 @@ Tensor<T, D> roll(const Tensor<T, D>& x, const Dims& shifts, const Dims& dims) {
     }
     dst.copy_(src);
   }
+}
+
+/// repeat_backward as a differentiable op: recorded with repeat as its own backward (the
+/// adjoint of the adjoint), so double backward through repeat and tile works.
+template <class T, class D>
+Tensor<T, D> repeat_grad(const Tensor<T, D>& grad, const Shape& input_shape, const Dims& repeats);
+}  // namespace detail
+
+/// A copy of `x` with the order of elements reversed along each of `dims` (torch.flip).
+/// The backward of flip is flip of the gradient over the same dims.
+template <class T, class D>
+Tensor<T, D> flip(const Tensor<T, D>& x, const Dims& dims) {
+  detail::require_cpu<D>();
+  Tensor<T, D> out;
+  {
+    AutoGradMode off(false);
+    out = detail::reversed(x, detail::flip_mask(x.shape(), dims)).clone();
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("FlipBackward", out, autograd::collect_edges(x),
+                       [dims](std::vector<AnyTensor>& g) {
+                         return autograd::grads(flip(g[0].as<T, D>(), dims));
+                       });
   return out;
 }
+
+/// A copy of `x` rolled by `shifts[i]` along `dims[i]` (torch.roll): element i moves to
+/// (i + shift) mod size. With `dims` empty, `shifts` must have one entry and the tensor
+/// is rolled as if flattened. The backward of roll is roll of the gradient by the negated
+/// shifts over the same dims.
+template <class T, class D>
+Tensor<T, D> roll(const Tensor<T, D>& x, const Dims& shifts, const Dims& dims) {
+  detail::require_cpu<D>();
+  if (dims.empty()) {
+    KILN_CHECK(shifts.size() == 1, ValueError,
+               "[roll] without dims, shifts must have exactly one entry, got ", shifts, " (shape ",
+               x.shape(), ")");
+    return roll(x.reshape({x.numel()}), shifts, Dims{0}).view(x.shape());
+  }
+  const Dims sh = detail::roll_shifts(x.shape(), shifts, dims);
+  Tensor<T, D> out(x.shape());
+  if (out.numel() > 0) {
+    AutoGradMode off(false);
+    detail::roll_into(out, x, sh);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("RollBackward", out, autograd::collect_edges(x),
+                       [sh](std::vector<AnyTensor>& g) {
+                         // Roll back by size - shift along every rolled dim.
+                         const Tensor<T, D>& go = g[0].as<T, D>();
+                         Dims back, dims;
+                         for (int d = 0; d < go.dim(); ++d)
+                           if (sh[d] != 0) {
+                             back.push_back(go.shape()[d] - sh[d]);
+                             dims.push_back(d);
+                           }
+                         return autograd::grads(dims.empty() ? go : roll(go, back, dims));
+                       });
+  return out;
+}
+
 /// roll along one dim.
 template <class T, class D>
 Tensor<T, D> roll(const Tensor<T, D>& x, int64_t shift, int64_t dim) {
@@ -182,17 +221,27 @@ Tensor<T, D> roll(const Tensor<T, D>& x, int64_t shift) {
 
 /// `x` repeated `repeats[i]` times along dim i (torch.Tensor.repeat). When `repeats` has
 /// more entries than x has dims, x is first viewed with leading size-1 dims. Throws
-/// ShapeError when it has fewer, ValueError on a negative repeat.
+/// ShapeError when it has fewer, ValueError on a negative repeat. Differentiable: the
+/// gradient is summed over the repeats (repeat_backward).
 template <class T, class D>
 Tensor<T, D> repeat(const Tensor<T, D>& x, const Dims& repeats) {
   detail::require_cpu<D>();
   const Shape xs = detail::repeat_input_shape(x.shape(), repeats, "repeat");
-  Tensor<T, D> xv = x;
-  while (xv.dim() < xs.size()) xv = xv.unsqueeze(0);
   Shape out_shape = xs;
   for (int d = 0; d < xs.size(); ++d) out_shape[d] *= repeats[d];
   Tensor<T, D> out(out_shape);
-  if (out.numel() > 0) detail::repeat_into(out, xv, repeats);
+  {
+    AutoGradMode off(false);
+    Tensor<T, D> xv = x;
+    while (xv.dim() < xs.size()) xv = xv.unsqueeze(0);
+    if (out.numel() > 0) detail::repeat_into(out, xv, repeats);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("RepeatBackward", out, autograd::collect_edges(x),
+                       [in = x.shape(), repeats](std::vector<AnyTensor>& g) {
+                         return autograd::grads(detail::repeat_grad(g[0].as<T, D>(), in, repeats));
+                       });
   return out;
 }
 
@@ -225,5 +274,22 @@ Tensor<T, D> repeat_backward(const Tensor<T, D>& grad, const Shape& input_shape,
   }
   return res.view(input_shape);
 }
+
+namespace detail {
+template <class T, class D>
+Tensor<T, D> repeat_grad(const Tensor<T, D>& grad, const Shape& input_shape, const Dims& repeats) {
+  Tensor<T, D> res;
+  {
+    AutoGradMode off(false);
+    res = repeat_backward(grad, input_shape, repeats);
+  }
+  if (autograd::needs_grad(grad))
+    autograd::record("RepeatBackwardBackward", res, autograd::collect_edges(grad),
+                     [repeats](std::vector<AnyTensor>& g) {
+                       return autograd::grads(repeat(g[0].as<T, D>(), repeats));
+                     });
+  return res;
+}
+}  // namespace detail
 
 }  // namespace kiln

@@ -327,6 +327,12 @@ void check_same_shape(const Tensor<T, CPU>& g, const Tensor<T, CPU>& y, const ch
   KILN_CHECK(g.shape() == y.shape(), ShapeError, "[", op, "] grad_out has shape ", g.shape(),
              " but the forward output has shape ", y.shape());
 }
+
+/// softmax (Log: log_softmax) of x, recorded when x needs a gradient. The backward is
+/// softmax_backward / log_softmax_backward, which are written with differentiable ops
+/// (a fused sum and a fused expression of the saved output), so create_graph works.
+template <bool Log, class T>
+Tensor<T, CPU> softmax_recorded(const Tensor<T, CPU>& x, int64_t dim);
 }  // namespace detail
 
 /// softmax along `dim` (negative dims count from the end): exp(x - max) / sum(exp(x - max)),
@@ -335,7 +341,7 @@ void check_same_shape(const Tensor<T, CPU>& g, const Tensor<T, CPU>& y, const ch
 template <expr::Expr E>
 Tensor<expr::value_t<E>, CPU> softmax(const E& x, int64_t dim) {
   detail::require_softmax_input<E>();
-  return detail::softmax_impl<false>(Tensor<expr::value_t<E>, CPU>(x), dim, "softmax");
+  return detail::softmax_recorded<false>(Tensor<expr::value_t<E>, CPU>(x), dim);
 }
 
 /// log(softmax(x, dim)) computed as (x - max) - log(sum(exp(x - max))): accurate where
@@ -343,7 +349,7 @@ Tensor<expr::value_t<E>, CPU> softmax(const E& x, int64_t dim) {
 template <expr::Expr E>
 Tensor<expr::value_t<E>, CPU> log_softmax(const E& x, int64_t dim) {
   detail::require_softmax_input<E>();
-  return detail::softmax_impl<true>(Tensor<expr::value_t<E>, CPU>(x), dim, "log_softmax");
+  return detail::softmax_recorded<true>(Tensor<expr::value_t<E>, CPU>(x), dim);
 }
 
 /// Gradient of softmax with respect to its input, from the incoming gradient `grad_out`
@@ -367,5 +373,27 @@ Tensor<T, CPU> log_softmax_backward(const Tensor<T, CPU>& grad_out, const Tensor
   const Tensor<T, CPU> total = sum(grad_out, d, /*keepdim=*/true);
   return Tensor<T, CPU>(grad_out - exp(out) * total);
 }
+
+namespace detail {
+template <bool Log, class T>
+Tensor<T, CPU> softmax_recorded(const Tensor<T, CPU>& x, int64_t dim) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = softmax_impl<Log>(x, dim, Log ? "log_softmax" : "softmax");
+  }
+  if (autograd::needs_grad(x))
+    autograd::record_with_output(Log ? "LogSoftmaxBackward" : "SoftmaxBackward", out,
+                                 autograd::collect_edges(x),
+                                 [dim](std::vector<AnyTensor>& g, const Tensor<T, CPU>& y) {
+                                   const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+                                   if constexpr (Log)
+                                     return autograd::grads(log_softmax_backward(go, y, dim));
+                                   else
+                                     return autograd::grads(softmax_backward(go, y, dim));
+                                 });
+  return out;
+}
+}  // namespace detail
 
 }  // namespace kiln

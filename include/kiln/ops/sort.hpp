@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kiln/ops/pick.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/tensor.hpp"
 
@@ -31,6 +32,24 @@ ValuesIndices<T> topk_impl(const Tensor<T, CPU>& x, int64_t k, int64_t dim, bool
 template <class T>
 UniqueResult<T> unique_impl(const Tensor<T, CPU>& x, bool return_inverse, bool return_counts);
 
+/// Records r.values (a selection of x along dim at r.indices) with the gradient scattered
+/// back to the indices (unpick, differentiable to any order).
+template <class T>
+void record_selection(const char* name, ValuesIndices<T>& r, const Tensor<T, CPU>& x, int64_t dim,
+                      const char* op) {
+  if constexpr (is_floating_v<T>) {
+    if (!autograd::needs_grad(x)) return;
+    const int d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), op);
+    autograd::record(
+        name, r.values, autograd::collect_edges(x),
+        [si = autograd::save(r.indices), d, shape = x.shape()](std::vector<AnyTensor>& g) {
+          const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+          if (shape.size() == 0) return autograd::grads(go);
+          return autograd::grads(unpick(go, d, si.unpack(), shape));
+        });
+  }
+}
+
 template <class E>
 constexpr void require_cpu(const char* /*op*/) {
   static_assert(std::is_same_v<expr::device_t<E>, CPU>,
@@ -40,15 +59,23 @@ constexpr void require_cpu(const char* /*op*/) {
 }  // namespace detail
 
 /// Sorts along `dim`: {values, indices}, where indices (int64) are the positions of the
-/// values in the input. NaN sorts as the largest value (last ascending, first descending),
-/// as in torch. Equal values always keep their input order, so `stable` only selects the
-/// algorithm (std::stable_sort instead of std::sort); the result is the same.
+/// values in the input; the gradient of the values goes back to those positions. NaN sorts as the
+/// largest value (last ascending, first descending), as in torch. Equal values always keep their
+/// input order, so `stable` only selects the algorithm (std::stable_sort instead of std::sort); the
+/// result is the same.
 template <expr::Expr E>
 ValuesIndices<expr::value_t<E>> sort(const E& x, int64_t dim = -1, bool descending = false,
                                      bool stable = false) {
   detail::require_cpu<E>("sort");
   using T = expr::value_t<E>;
-  return detail::sort_impl(Tensor<T, CPU>(x), dim, descending, stable, /*want_values=*/true);
+  const Tensor<T, CPU> xt(x);
+  ValuesIndices<T> r;
+  {
+    AutoGradMode off(false);
+    r = detail::sort_impl(xt, dim, descending, stable, /*want_values=*/true);
+  }
+  detail::record_selection("SortBackward", r, xt, dim, "sort");
+  return r;
 }
 
 /// The indices that sort `x` along `dim` (sort(x, ...).indices without the values).
@@ -70,7 +97,14 @@ ValuesIndices<expr::value_t<E>> topk(const E& x, int64_t k, int64_t dim = -1, bo
                                      bool sorted = true) {
   detail::require_cpu<E>("topk");
   using T = expr::value_t<E>;
-  return detail::topk_impl(Tensor<T, CPU>(x), k, dim, largest, sorted);
+  const Tensor<T, CPU> xt(x);
+  ValuesIndices<T> r;
+  {
+    AutoGradMode off(false);
+    r = detail::topk_impl(xt, k, dim, largest, sorted);
+  }
+  detail::record_selection("TopkBackward", r, xt, dim, "topk");
+  return r;
 }
 
 /// The distinct elements of the flattened input, in ascending order (also when `sorted`

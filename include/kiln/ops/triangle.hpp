@@ -38,7 +38,11 @@ template <class T, class D>
 Tensor<T, D> triangle(const Tensor<T, D>& x, int64_t k, bool lower, const char* op) {
   require_cpu<D>();
   check_matrix_batch(x.shape(), op);
-  Tensor<T, D> out = x.clone();  // then zero the other side in place: rows stay in cache
+  Tensor<T, D> out;
+  {
+    AutoGradMode off(false);
+    out = x.clone();  // then zero the other side in place: rows stay in cache
+  }
   const int64_t rows = x.size(-2), cols = x.size(-1);
   if (out.numel() > 0)
     zero_triangle(out.data(), sizeof(T), out.numel() / (rows * cols), rows, cols, k, lower);
@@ -51,27 +55,51 @@ Tensor<T, D> triangle(const Tensor<T, D>& x, int64_t k, bool lower, const char* 
 /// gradient with the same diagonal.
 template <class T, class D>
 Tensor<T, D> tril(const Tensor<T, D>& x, int64_t diagonal = 0) {
-  return detail::triangle(x, diagonal, true, "tril");
+  Tensor<T, D> out = detail::triangle(x, diagonal, true, "tril");
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("TrilBackward", out, autograd::collect_edges(x),
+                       [diagonal](std::vector<AnyTensor>& g) {
+                         return autograd::grads(tril(g[0].as<T, D>(), diagonal));
+                       });
+  return out;
 }
 /// The upper triangle (j >= i + diagonal) of the last two dims (torch.triu). The backward
 /// is triu of the gradient with the same diagonal.
 template <class T, class D>
 Tensor<T, D> triu(const Tensor<T, D>& x, int64_t diagonal = 0) {
-  return detail::triangle(x, diagonal, false, "triu");
+  Tensor<T, D> out = detail::triangle(x, diagonal, false, "triu");
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("TriuBackward", out, autograd::collect_edges(x),
+                       [diagonal](std::vector<AnyTensor>& g) {
+                         return autograd::grads(triu(g[0].as<T, D>(), diagonal));
+                       });
+  return out;
 }
 
 /// A view of the diagonal `offset` of the (dim1, dim2) planes (torch.diagonal): those dims
 /// are removed and the diagonal becomes the last dim. offset > 0 is above the main
 /// diagonal; an offset past the edge gives a last dim of size 0. Shares x's storage.
+/// Recorded as a view: the gradient is written onto the same diagonal of zeros.
 template <class T, class D>
 Tensor<T, D> diagonal(const Tensor<T, D>& x, int64_t offset = 0, int64_t dim1 = 0,
                       int64_t dim2 = 1) {
   const detail::DiagonalView v = detail::diagonal_view(x.shape(), x.strides(), offset, dim1, dim2);
-  return Tensor<T, D>(x.storage(), x.storage_offset() + v.offset, v.shape, v.strides);
+  Tensor<T, D> r(x.storage(), x.storage_offset() + v.offset, v.shape, v.strides);
+  if constexpr (is_floating_v<T>)
+    autograd::record_view(
+        x, r, "DiagonalBackward", [in = x.shape(), offset, dim1, dim2](const Tensor<T, D>& g) {
+          return autograd::embed(
+              g, in, [=](const Tensor<T, D>& z) { return kiln::diagonal(z, offset, dim1, dim2); });
+        });
+  return r;
 }
 
 /// torch.diag: a 1-D x becomes a square matrix with x on diagonal `diagonal`, zeros
 /// elsewhere; a 2-D x gives a copy of that diagonal (1-D). ShapeError for other ranks.
+/// Differentiable: the gradient of the 2-D form is that of diagonal() (a recorded view
+/// and clone); the 1-D form's is the diagonal of the gradient.
 template <class T, class D>
 Tensor<T, D> diag(const Tensor<T, D>& x, int64_t diagonal = 0) {
   detail::require_cpu<D>();
@@ -79,7 +107,16 @@ Tensor<T, D> diag(const Tensor<T, D>& x, int64_t diagonal = 0) {
   if (x.dim() == 2) return kiln::diagonal(x, diagonal).clone();
   const int64_t n = detail::diag_matrix_size(x.size(0), diagonal, "diag");
   Tensor<T, D> out = zeros<T, D>({n, n});
-  kiln::diagonal(out, diagonal).copy_(x);
+  {
+    AutoGradMode off(false);
+    kiln::diagonal(out, diagonal).copy_(x);
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record("DiagBackward", out, autograd::collect_edges(x),
+                       [diagonal](std::vector<AnyTensor>& g) {
+                         return autograd::grads(kiln::diagonal(g[0].as<T, D>(), diagonal));
+                       });
   return out;
 }
 
