@@ -41,9 +41,7 @@ void chain_case(int threads, int64_t n, kbench::Verdicts& v) {
   for (int k = 0; k < 5; ++k) ref_grads.emplace_back(kiln::Shape{n});
   Tensor<float> dst(kiln::Shape{n});
 
-  auto forward = [&] {
-    return Tensor<float>(in[0] * in[1] + in[2] * in[3] - kiln::sin(in[4]));
-  };
+  auto forward = [&] { return Tensor<float>(in[0] * in[1] + in[2] * in[3] - kiln::sin(in[4])); };
   // Backward alone: the graph is built outside the timed region of each sample.
   std::vector<double> bwd;
   const int reps = 9;
@@ -61,7 +59,8 @@ void chain_case(int threads, int64_t n, kbench::Verdicts& v) {
                       std::to_string(threads) + " thread(s)",
                   2, reps);
   const double arr = static_cast<double>(n) * sizeof(float);
-  const int copy = s.add("copy (1 read + 1 write)", [&] { dst.copy_(g); }, 2 * arr);
+  const int copy = s.add(
+      "copy (1 read + 1 write)", [&] { dst.copy_(g); }, 2 * arr);
   const int hand = s.add(
       "hand fused backward loop",
       [&] {
@@ -70,8 +69,8 @@ void chain_case(int threads, int64_t n, kbench::Verdicts& v) {
                                 in[1].data(), in[2].data(), in[3].data(), in[4].data(), n);
       },
       11 * arr);
-  const int fwd = s.add("kiln forward (recording)", [&] { kbench::do_not_optimize(forward()); },
-                        6 * arr);
+  const int fwd = s.add(
+      "kiln forward (recording)", [&] { kbench::do_not_optimize(forward()); }, 6 * arr);
   const int both = s.add(
       "kiln forward + backward",
       [&] {

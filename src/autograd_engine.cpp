@@ -182,8 +182,8 @@ void check_outputs(Node* fn, const std::vector<AnyTensor>& out) {
                " returned an invalid gradient at index ", i, " - expected dtype ", m.ops->dtype,
                " but got ", out[i].dtype());
     if (AnomalyMode::is_enabled())
-      KILN_CHECK(!out[i].ops().has_nan(out[i]), AutogradError, "[anomaly] function '",
-                 fn->name(), "' returned nan values in its ", i,
+      KILN_CHECK(!out[i].ops().has_nan(out[i]), AutogradError, "[anomaly] function '", fn->name(),
+                 "' returned nan values in its ", i,
                  "th output: the backward of that forward op produced NaN");
   }
 }
@@ -248,8 +248,8 @@ std::vector<AnyTensor> execute(const std::vector<Edge>& roots, std::vector<AnyTe
 
 }  // namespace
 
-void run_backward(const std::vector<Edge>& roots, std::vector<AnyTensor> grads,
-                  bool retain_graph, bool create_graph) {
+void run_backward(const std::vector<Edge>& roots, std::vector<AnyTensor> grads, bool retain_graph,
+                  bool create_graph) {
   GraphTask task;
   execute(roots, std::move(grads), task, 0, retain_graph, create_graph);
 }

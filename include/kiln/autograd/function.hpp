@@ -113,9 +113,9 @@ class CustomNode final : public Node {
     std::vector<Tensor<T, D>> g;
     for (AnyTensor& a : grads) g.push_back(a.as<T, D>());
     std::vector<AnyTensor> r = Derived::backward(ctx, std::move(g));
-    KILN_CHECK(r.size() == next_edges().size(), AutogradError, "[", name(),
-               "] backward returned ", r.size(), " gradients but forward took ",
-               next_edges().size(), " tensor arguments (return an undefined tensor for "
+    KILN_CHECK(r.size() == next_edges().size(), AutogradError, "[", name(), "] backward returned ",
+               r.size(), " gradients but forward took ", next_edges().size(),
+               " tensor arguments (return an undefined tensor for "
                "arguments without a gradient)");
     for (size_t i = 0; i < r.size(); ++i)
       if (!next_edges()[i].valid()) r[i] = AnyTensor();

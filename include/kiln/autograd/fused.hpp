@@ -137,8 +137,8 @@ struct UnaryBwd {
   Op op;
   A a;
   bool on = false;
-  static constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<R> &&
-                                is_floating_v<S>;
+  static constexpr bool kGrad =
+      expr::is_differentiable_v<Op> && is_floating_v<R> && is_floating_v<S>;
 
   void set_row(const int64_t* c) { a.set_row(c); }
   bool need() const { return on; }
@@ -171,8 +171,8 @@ struct BinaryBwd {
   A a;
   B b;
   bool on = false;
-  static constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<R> &&
-                                is_floating_v<S>;
+  static constexpr bool kGrad =
+      expr::is_differentiable_v<Op> && is_floating_v<R> && is_floating_v<S>;
 
   void set_row(const int64_t* c) {
     a.set_row(c);
@@ -506,7 +506,10 @@ class FusedNode final : public Node {
   /// shape (the keepdim shape), broadcast to the expression's, and scaled.
   FusedNode(const E& e, const char* name, Shape keep_shape = {}, double scale = 1.0,
             bool reduction = false)
-      : e_(e), name_(name), keep_shape_(std::move(keep_shape)), scale_(scale),
+      : e_(e),
+        name_(name),
+        keep_shape_(std::move(keep_shape)),
+        scale_(scale),
         reduction_(reduction) {
     e.for_each_leaf([&](const auto& leaf) {
       versions_.push_back(leaf.storage().version());
@@ -577,8 +580,8 @@ class FusedNode final : public Node {
       KILN_CHECK(now == then, AutogradError, "[", name(),
                  "] one of the variables needed for gradient computation has been modified by "
                  "an in-place operation: a tensor of shape ",
-                 leaf.shape(), " saved by ", name(), " is at version ", now,
-                 "; expected version ", then, " instead");
+                 leaf.shape(), " saved by ", name(), " is at version ", now, "; expected version ",
+                 then, " instead");
     });
   }
 

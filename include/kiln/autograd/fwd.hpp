@@ -15,7 +15,13 @@ struct ViewSpec {
   enum class Kind : uint8_t { slice, select, transpose, permute, reshape, expand, identity };
   ViewSpec(Kind k, const char* n, Shape in, int64_t d = 0, int64_t s = 0, int64_t e = 0,
            int64_t st = 1, Dims ds = {})
-      : kind(k), name(n), in_shape(std::move(in)), dim(d), start(s), end(e), step(st),
+      : kind(k),
+        name(n),
+        in_shape(std::move(in)),
+        dim(d),
+        start(s),
+        end(e),
+        step(st),
         dims(std::move(ds)) {}
   Kind kind;
   const char* name;  // the node's name, e.g. "SliceBackward"

@@ -98,11 +98,12 @@ bool gradcheck(F fn, const std::vector<Tensor<double>>& inputs, double eps = 1e-
           const std::vector<int64_t> c = detail::unravel(m, x.shape());
           const double n = num[j][static_cast<size_t>(m)][static_cast<size_t>(base + k)];
           const double a = an[j].defined() ? an[j].at(c) : 0.0;
-          KILN_CHECK(std::abs(a - n) <= atol + rtol * std::abs(n) || (std::isnan(a) && std::isnan(n)),
-                     AutogradError, "[gradcheck] Jacobian mismatch for output ", o,
-                     " with respect to input ", diff[j], ": d out",
-                     detail::coords_str(detail::unravel(k, out.shape())), " / d in",
-                     detail::coords_str(c), " numerical ", n, ", analytical ", a);
+          KILN_CHECK(
+              std::abs(a - n) <= atol + rtol * std::abs(n) || (std::isnan(a) && std::isnan(n)),
+              AutogradError, "[gradcheck] Jacobian mismatch for output ", o,
+              " with respect to input ", diff[j], ": d out",
+              detail::coords_str(detail::unravel(k, out.shape())), " / d in", detail::coords_str(c),
+              " numerical ", n, ", analytical ", a);
         }
       }
     }

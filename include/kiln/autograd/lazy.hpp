@@ -180,7 +180,7 @@ template <class Op, class C, class A, class B>
 auto lazy_fwd(const expr::TernaryNode<Op, C, A, B>& n) {
   using Dv = expr::device_t<A>;
   return Lazy<expr::value_t<A>, Dv>::lazy_select(LazyMask<Dv>{plain_value(n.cond())},
-                                                  lazy_fwd(n.lhs()), lazy_fwd(n.rhs()));
+                                                 lazy_fwd(n.lhs()), lazy_fwd(n.rhs()));
 }
 template <class U, class E>
 auto lazy_fwd(const expr::CastNode<U, E>& n) {

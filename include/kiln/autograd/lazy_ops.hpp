@@ -69,10 +69,10 @@ Lazy<T, D> Lazy<T, D>::lazy_select(const LazyMask<D>& c, const Lazy& a, const La
   return {Tensor<T, D>(where(c.t, a.t, b.t))};
 }
 
-#define KILN_LAZY_UNARY(name, fn)                           \
-  template <class T, class D>                               \
-  Lazy<T, D> Lazy<T, D>::lazy_##name(const Lazy& x) {       \
-    return {Tensor<T, D>(fn(x.t))};                         \
+#define KILN_LAZY_UNARY(name, fn)                     \
+  template <class T, class D>                         \
+  Lazy<T, D> Lazy<T, D>::lazy_##name(const Lazy& x) { \
+    return {Tensor<T, D>(fn(x.t))};                   \
   }
 KILN_LAZY_UNARY(sin, kiln::sin)
 KILN_LAZY_UNARY(cos, kiln::cos)

@@ -158,8 +158,8 @@ struct AutogradMeta {
 
 /// Runs the graph backward from `roots` (with gradients `grads`, same length),
 /// accumulating into the .grad of every leaf reached (loss.backward()).
-void run_backward(const std::vector<Edge>& roots, std::vector<AnyTensor> grads,
-                  bool retain_graph, bool create_graph);
+void run_backward(const std::vector<Edge>& roots, std::vector<AnyTensor> grads, bool retain_graph,
+                  bool create_graph);
 /// Like run_backward, but returns the gradients arriving at `inputs` instead of
 /// accumulating into .grad (autograd::grad). `allow_unused` false makes an input that
 /// the outputs do not depend on an error.

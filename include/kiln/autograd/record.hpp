@@ -32,8 +32,7 @@ AnyTensor any_add(const AnyTensor& a, const AnyTensor& b) {
   const Tensor<T, D>& y = b.as<T, D>();
   // Outside create_graph a buffer nobody else holds is summed in place.
   if (!GradMode::is_enabled() && !x.requires_grad() && a.use_count() == 1 &&
-      x.storage().use_count() == 1 &&
-      x.is_contiguous() && x.shape() == y.shape()) {
+      x.storage().use_count() == 1 && x.is_contiguous() && x.shape() == y.shape()) {
     x.copy_(expr::make_binary(expr::op::Add{}, x, y));
     return a;
   }
@@ -62,9 +61,9 @@ bool any_requires_grad(const AnyTensor& a) {
   return a.as<T, D>().requires_grad();
 }
 template <class T, class D>
-inline const AnyTensorOps any_tensor_ops{scalar_type_v<T>,     D::name,
-                                         &any_shape<T, D>,     &any_add<T, D>,
-                                         &any_zeros<T, D>,     &any_has_nan<T, D>,
+inline const AnyTensorOps any_tensor_ops{scalar_type_v<T>,        D::name,
+                                         &any_shape<T, D>,        &any_add<T, D>,
+                                         &any_zeros<T, D>,        &any_has_nan<T, D>,
                                          &any_requires_grad<T, D>};
 }  // namespace autograd::detail
 
@@ -77,12 +76,11 @@ AnyTensor::AnyTensor(Tensor<T, D> t) {
 
 template <class T, class D>
 const Tensor<T, D>& AnyTensor::as() const {
-  KILN_CHECK(defined(), AutogradError, "[autograd] expected a gradient of dtype ",
-             scalar_type_v<T>, " but it is undefined");
+  KILN_CHECK(defined(), AutogradError, "[autograd] expected a gradient of dtype ", scalar_type_v<T>,
+             " but it is undefined");
   const AnyTensorOps* want = &autograd::detail::any_tensor_ops<T, D>;
-  KILN_CHECK(ops_ == want, AutogradError,
-             "[autograd] expected a gradient of dtype ", scalar_type_v<T>, " on ", D::name,
-             " but got ", ops_->dtype, " on ", ops_->device);
+  KILN_CHECK(ops_ == want, AutogradError, "[autograd] expected a gradient of dtype ",
+             scalar_type_v<T>, " on ", D::name, " but got ", ops_->dtype, " on ", ops_->device);
   return *static_cast<const Tensor<T, D>*>(p_.get());
 }
 
@@ -132,8 +130,7 @@ class SavedTensor {
                "tensors after they were freed): the saved tensors of ",
                op, " were freed by the first backward; pass retain_graph=true to keep them");
     if (!defined_) return {};
-    KILN_CHECK(data_.storage().version() == version_, AutogradError,
-               "[", op,
+    KILN_CHECK(data_.storage().version() == version_, AutogradError, "[", op,
                "] one of the variables needed for gradient computation has been modified by an "
                "in-place operation: a tensor of shape ",
                data_.shape(), " and dtype ", scalar_type_v<T>, " saved by ", op, " is at version ",
@@ -335,8 +332,8 @@ std::shared_ptr<Node> record_with_output(std::string name, Tensor<T, D>& out,
     SavedTensor<T, D> y;
     std::vector<AnyTensor> operator()(std::vector<AnyTensor>& g) { return f(g, y.unpack()); }
   };
-  auto node = std::make_shared<FunctionNode<WithOutput>>(
-      std::move(name), std::move(edges), WithOutput{std::forward<F>(backward), {}});
+  auto node = std::make_shared<FunctionNode<WithOutput>>(std::move(name), std::move(edges),
+                                                         WithOutput{std::forward<F>(backward), {}});
   set_history(out, node);
   node->closure().y = save_output(out);
   return node;
@@ -378,7 +375,8 @@ Tensor<T, D> sum_to(const Tensor<T, D>& g, const Shape& to) {
   {
     AutoGradMode off(false);
     Shape ks;
-    for (int d = g.dim() - to.size(); d < g.dim(); ++d) ks.push_back(mask >> d & 1u ? 1 : g.shape()[d]);
+    for (int d = g.dim() - to.size(); d < g.dim(); ++d)
+      ks.push_back(mask >> d & 1u ? 1 : g.shape()[d]);
     Tensor<T, D> r(ks);
     if (r.numel() > 0) {
       using A = acc_t<T>;
@@ -488,8 +486,8 @@ template <class T, class D>
 void check_inplace(const Tensor<T, D>& t, const char* op, bool source_requires_grad) {
   if (!GradMode::is_enabled()) return;
   if (t.requires_grad()) {
-    KILN_CHECK(!t.is_leaf(), AutogradError, "[", op,
-               "] a leaf tensor that requires grad (shape ", t.shape(),
+    KILN_CHECK(!t.is_leaf(), AutogradError, "[", op, "] a leaf tensor that requires grad (shape ",
+               t.shape(),
                ") is being used in an in-place operation; do it inside a kiln::NoGradGuard");
     KILN_CHECK(false, AutogradError, "[", op,
                "] in-place operations on a tensor that is part of the autograd graph (grad_fn ",
@@ -582,8 +580,7 @@ Tensor<T, D> Tensor<T, D>::detach() const {
 template <class T, class D>
 void Tensor<T, D>::backward(const Tensor& gradient, std::optional<bool> retain_graph,
                             bool create_graph) const {
-  KILN_CHECK(requires_grad(), AutogradError,
-             "[backward] the tensor (shape ", shape_,
+  KILN_CHECK(requires_grad(), AutogradError, "[backward] the tensor (shape ", shape_,
              ") does not require grad and has no grad_fn: nothing to differentiate");
   Tensor g = gradient;
   if (!g.defined()) {
@@ -656,8 +653,7 @@ std::vector<Tensor<T, D>> grad(const std::vector<Tensor<T, D>>& outputs,
                                std::optional<bool> retain_graph = {}, bool create_graph = false,
                                bool allow_unused = false) {
   KILN_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), ValueError,
-             "[grad] got ", outputs.size(), " outputs but ", grad_outputs.size(),
-             " grad_outputs");
+             "[grad] got ", outputs.size(), " outputs but ", grad_outputs.size(), " grad_outputs");
   std::vector<Edge> roots;
   std::vector<AnyTensor> gs;
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -682,9 +678,8 @@ std::vector<Tensor<T, D>> grad(const std::vector<Tensor<T, D>>& outputs,
                inputs[i].shape(), ") does not require grad");
     in.push_back(gradient_edge(inputs[i]));
   }
-  std::vector<AnyTensor> r = run_grad(roots, std::move(gs), in,
-                                      retain_graph.value_or(create_graph), create_graph,
-                                      allow_unused);
+  std::vector<AnyTensor> r = run_grad(roots, std::move(gs), in, retain_graph.value_or(create_graph),
+                                      create_graph, allow_unused);
   std::vector<Tensor<T, D>> out;
   for (AnyTensor& a : r) out.push_back(a.defined() ? a.as<T, D>() : Tensor<T, D>());
   return out;
@@ -692,17 +687,17 @@ std::vector<Tensor<T, D>> grad(const std::vector<Tensor<T, D>>& outputs,
 
 // Compiled once in src/autograd_instances.cpp for the CPU floating dtypes: what every
 // view and every backward pass needs, kept out of user files' compile time.
-#define KILN_AUTOGRAD_EXTERN(T)                                                            \
-  extern template class ViewNode<T, CPU>;                                                  \
-  extern template void record_view_spec<T, CPU>(const Tensor<T, CPU>&, Tensor<T, CPU>&,    \
-                                                const ViewSpec&);                          \
-  extern template Tensor<T, CPU> sum_to<T, CPU>(const Tensor<T, CPU>&, const Shape&);      \
-  extern template class AccumulateGrad<T, CPU>;                                            \
-  extern template AnyTensor detail::any_add<T, CPU>(const AnyTensor&, const AnyTensor&);   \
-  extern template AnyTensor detail::any_zeros<T, CPU>(const Shape&);                       \
-  extern template bool detail::any_has_nan<T, CPU>(const AnyTensor&);                      \
-  extern template std::vector<Tensor<T, CPU>> grad<T, CPU>(                                \
-      const std::vector<Tensor<T, CPU>>&, const std::vector<Tensor<T, CPU>>&,              \
+#define KILN_AUTOGRAD_EXTERN(T)                                                          \
+  extern template class ViewNode<T, CPU>;                                                \
+  extern template void record_view_spec<T, CPU>(const Tensor<T, CPU>&, Tensor<T, CPU>&,  \
+                                                const ViewSpec&);                        \
+  extern template Tensor<T, CPU> sum_to<T, CPU>(const Tensor<T, CPU>&, const Shape&);    \
+  extern template class AccumulateGrad<T, CPU>;                                          \
+  extern template AnyTensor detail::any_add<T, CPU>(const AnyTensor&, const AnyTensor&); \
+  extern template AnyTensor detail::any_zeros<T, CPU>(const Shape&);                     \
+  extern template bool detail::any_has_nan<T, CPU>(const AnyTensor&);                    \
+  extern template std::vector<Tensor<T, CPU>> grad<T, CPU>(                              \
+      const std::vector<Tensor<T, CPU>>&, const std::vector<Tensor<T, CPU>>&,            \
       const std::vector<Tensor<T, CPU>>&, std::optional<bool>, bool, bool);
 KILN_AUTOGRAD_EXTERN(float)
 KILN_AUTOGRAD_EXTERN(double)
@@ -712,12 +707,12 @@ KILN_AUTOGRAD_EXTERN(bfloat16)
 
 }  // namespace autograd
 
-#define KILN_TENSOR_AUTOGRAD_EXTERN(T)                                                      \
-  extern template void Tensor<T, CPU>::backward(const Tensor<T, CPU>&, std::optional<bool>, \
-                                                bool) const;                                \
-  extern template void Tensor<T, CPU>::retain_grad() const;                                 \
-  extern template void Tensor<T, CPU>::set_grad(const Tensor<T, CPU>&);                     \
-  extern template void Tensor<T, CPU>::zero_grad(bool) const;                               \
+#define KILN_TENSOR_AUTOGRAD_EXTERN(T)                                                            \
+  extern template void Tensor<T, CPU>::backward(const Tensor<T, CPU>&, std::optional<bool>, bool) \
+      const;                                                                                      \
+  extern template void Tensor<T, CPU>::retain_grad() const;                                       \
+  extern template void Tensor<T, CPU>::set_grad(const Tensor<T, CPU>&);                           \
+  extern template void Tensor<T, CPU>::zero_grad(bool) const;                                     \
   extern template Tensor<T, CPU>& Tensor<T, CPU>::requires_grad_(bool);
 KILN_TENSOR_AUTOGRAD_EXTERN(float)
 KILN_TENSOR_AUTOGRAD_EXTERN(double)
