@@ -5,6 +5,7 @@
 // double (GEMM); what is recorded and what is not; reduced precision.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -186,7 +187,8 @@ TEST_CASE("conv autograd: half and bfloat16 gradients follow float's", "[autogra
     for (size_t i = 0; i < 2; ++i) {
       const Tensor<float> a = got[i], b = want[i];
       double scale = 0;
-      for (int64_t j = 0; j < b.numel(); ++j) scale = std::max(scale, std::abs(double(b.data()[j])));
+      for (int64_t j = 0; j < b.numel(); ++j)
+        scale = std::max(scale, std::abs(double(b.data()[j])));
       for (int64_t j = 0; j < b.numel(); ++j)
         CHECK(std::abs(double(a.data()[j]) - double(b.data()[j])) <= 0.05 * scale);
     }
