@@ -70,6 +70,8 @@ Inputs tall_t() { return {leaf_t({4, 3})}; }
 Inputs wide() { return {leaf({2, 4})}; }
 Inputs thin_t() { return {leaf_t({3, 2})}; }
 Inputs wide_batch() { return {leaf({2, 2, 3})}; }
+Inputs vec() { return {leaf({3, 4})}; }
+Inputs vec_t() { return {leaf_t({3, 4})}; }
 
 KILN_GRADCHECK_CASES({
     // solve: transposed A; A broadcast over B's batch; B a vector; both batches broadcast.
@@ -127,5 +129,29 @@ KILN_GRADCHECK_CASES({
     {"linalg.svd", sq_t, [](const Inputs& x) { return fix_sign(la::svd(x[0]).U); }, true},
     {"linalg.svdvals", wide_batch, [](const Inputs& x) { return la::svdvals(x[0]); }, true},
     {"linalg.svdvals", thin_t, [](const Inputs& x) { return la::svdvals(x[0]); }, true},
+    // norms: compositions of svdvals, kiln::norm, amax/amin and the fused reductions
+    {"linalg.vector_norm", vec_t, [](const Inputs& x) { return la::vector_norm(x[0]); }, true},
+    {"linalg.vector_norm", vec, [](const Inputs& x) { return la::vector_norm(x[0], 1, {1}); },
+     true},
+    {"linalg.vector_norm", vec,
+     [](const Inputs& x) { return la::vector_norm(x[0], INFINITY, {0}, true); }, true},
+    {"linalg.vector_norm", vec, [](const Inputs& x) { return la::vector_norm(x[0], 3.0, {1}); },
+     true},
+    {"linalg.vector_norm", vec,
+     [](const Inputs& x) { return la::vector_norm(x[0], -INFINITY, {1}); }, true},
+    {"linalg.vector_norm", vec, [](const Inputs& x) { return la::vector_norm(x[0], -1.5, {1}); },
+     true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0]); }, true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], "nuc"); },
+     true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], 2); }, true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], -2); }, true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], 1); }, true},
+    {"linalg.matrix_norm", batch,
+     [](const Inputs& x) {
+       return la::matrix_norm(x[0], -INFINITY, {0, 2}, true);
+     },
+     true},
+    {"linalg.norm", vec, [](const Inputs& x) { return la::norm(x[0], "fro"); }, true},
 });
 }  // namespace
