@@ -31,7 +31,7 @@ inline constexpr const char* kDifferentiableOps[] = {
     // linalg (test_gradcheck_linalg.cpp)
     "linalg.solve", "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.cholesky",
     "linalg.matrix_power", "linalg.qr", "linalg.eigh", "linalg.eigvalsh", "linalg.svd",
-    "linalg.svdvals",
+    "linalg.svdvals", "linalg.vector_norm", "linalg.matrix_norm", "linalg.norm",
 };
 
 }  // namespace kiln::test

@@ -61,36 +61,30 @@ Inputs singular() {
 
 Inputs sq_t() { return {leaf_t({3, 3})}; }
 Inputs batch() { return {leaf({2, 3, 3})}; }
+Inputs solve_t() { return {leaf_t({3, 3}), leaf({3, 2}, 1)}; }
+Inputs solve_bcast_a() { return {leaf({3, 3}), leaf({2, 3, 2}, 1)}; }
+Inputs solve_vector() { return {leaf({2, 3, 3}), leaf({3}, 1)}; }
+Inputs solve_bcast_both() { return {leaf({2, 1, 2, 2}), leaf({3, 2, 1}, 1)}; }
+Inputs batch2() { return {leaf({2, 2, 2})}; }
+Inputs tall_t() { return {leaf_t({4, 3})}; }
+Inputs wide() { return {leaf({2, 4})}; }
+Inputs thin_t() { return {leaf_t({3, 2})}; }
+Inputs wide_batch() { return {leaf({2, 2, 3})}; }
+Inputs vec() { return {leaf({3, 4})}; }
+Inputs vec_t() { return {leaf_t({3, 4})}; }
 
 KILN_GRADCHECK_CASES({
     // solve: transposed A; A broadcast over B's batch; B a vector; both batches broadcast.
-    {"linalg.solve",
-     [] {
-       return Inputs{leaf_t({3, 3}), leaf({3, 2}, 1)};
-     },
-     [](const Inputs& x) { return la::solve(shift(x[0]), x[1]); }, true},
-    {"linalg.solve",
-     [] {
-       return Inputs{leaf({3, 3}), leaf({2, 3, 2}, 1)};
-     },
-     [](const Inputs& x) { return la::solve(shift(x[0]), x[1]); }, true},
-    {"linalg.solve",
-     [] {
-       return Inputs{leaf({2, 3, 3}), leaf({3}, 1)};
-     },
-     [](const Inputs& x) { return la::solve(shift(x[0]), x[1]); }, true},
-    {"linalg.solve",
-     [] {
-       return Inputs{leaf({2, 1, 2, 2}), leaf({3, 2, 1}, 1)};
-     },
+    {"linalg.solve", solve_t, [](const Inputs& x) { return la::solve(shift(x[0]), x[1]); }, true},
+    {"linalg.solve", solve_bcast_a, [](const Inputs& x) { return la::solve(shift(x[0]), x[1]); },
+     true},
+    {"linalg.solve", solve_vector, [](const Inputs& x) { return la::solve(shift(x[0]), x[1]); },
+     true},
+    {"linalg.solve", solve_bcast_both,
      [](const Inputs& x) { return la::solve(shift(x[0], 3), x[1]); }, true},
     // inv
     {"linalg.inv", sq_t, [](const Inputs& x) { return la::inv(shift(x[0])); }, true},
-    {"linalg.inv",
-     [] {
-       return Inputs{leaf({2, 2, 2})};
-     },
-     [](const Inputs& x) { return la::inv(shift(x[0], 3)); }, true},
+    {"linalg.inv", batch2, [](const Inputs& x) { return la::inv(shift(x[0], 3)); }, true},
     // det (and its singular branch, first order only)
     {"linalg.det", sq_t, [](const Inputs& x) { return la::det(shift(x[0], 2)); }, true},
     {"linalg.det", batch, [](const Inputs& x) { return la::det(x[0]); }, true},
@@ -112,31 +106,11 @@ KILN_GRADCHECK_CASES({
     {"linalg.matrix_power", sq_t, [](const Inputs& x) { return la::matrix_power(x[0], 1); }, true},
     {"linalg.matrix_power", sq_t, [](const Inputs& x) { return la::matrix_power(x[0], 0); }, true},
     // qr: tall (reduced), wide, square complete; Q and R each.
-    {"linalg.qr",
-     [] {
-       return Inputs{leaf_t({4, 3})};
-     },
-     [](const Inputs& x) { return la::qr(x[0]).Q; }, true},
-    {"linalg.qr",
-     [] {
-       return Inputs{leaf_t({4, 3})};
-     },
-     [](const Inputs& x) { return la::qr(x[0]).R; }, true},
-    {"linalg.qr",
-     [] {
-       return Inputs{leaf({2, 4})};
-     },
-     [](const Inputs& x) { return la::qr(x[0]).Q; }, true},
-    {"linalg.qr",
-     [] {
-       return Inputs{leaf({2, 4})};
-     },
-     [](const Inputs& x) { return la::qr(x[0]).R; }, true},
-    {"linalg.qr",
-     [] {
-       return Inputs{leaf({2, 3, 3})};
-     },
-     [](const Inputs& x) { return la::qr(x[0], "complete").Q; }, true},
+    {"linalg.qr", tall_t, [](const Inputs& x) { return la::qr(x[0]).Q; }, true},
+    {"linalg.qr", tall_t, [](const Inputs& x) { return la::qr(x[0]).R; }, true},
+    {"linalg.qr", wide, [](const Inputs& x) { return la::qr(x[0]).Q; }, true},
+    {"linalg.qr", wide, [](const Inputs& x) { return la::qr(x[0]).R; }, true},
+    {"linalg.qr", batch, [](const Inputs& x) { return la::qr(x[0], "complete").Q; }, true},
     // eigh: eigenvalues, eigenvectors (sign-fixed), the upper triangle
     {"linalg.eigh", sq_t, [](const Inputs& x) { return la::eigh(sym(x[0])).eigenvalues; }, true},
     {"linalg.eigh", sq_t,
@@ -145,41 +119,39 @@ KILN_GRADCHECK_CASES({
      [](const Inputs& x) { return fix_sign(la::eigh(sym(x[0]), 'U').eigenvectors); }, true},
     {"linalg.eigvalsh", batch, [](const Inputs& x) { return la::eigvalsh(sym(x[0])); }, true},
     // svd (thin; full on a square input), singular vectors sign-fixed
-    {"linalg.svd",
-     [] {
-       return Inputs{leaf_t({3, 2})};
-     },
-     [](const Inputs& x) { return la::svd(x[0], false).S; }, true},
-    {"linalg.svd",
-     [] {
-       return Inputs{leaf_t({4, 3})};
-     },
-     [](const Inputs& x) { return fix_sign(la::svd(x[0], false).U); }, true},
-    {"linalg.svd",
-     [] {
-       return Inputs{leaf_t({4, 3})};
-     },
-     [](const Inputs& x) { return fix_sign(mT(la::svd(x[0], false).Vh)); }, true},
-    {"linalg.svd",
-     [] {
-       return Inputs{leaf({2, 4})};
-     },
-     [](const Inputs& x) { return fix_sign(la::svd(x[0], false).U); }, true},
-    {"linalg.svd",
-     [] {
-       return Inputs{leaf({2, 4})};
-     },
-     [](const Inputs& x) { return fix_sign(mT(la::svd(x[0], false).Vh)); }, true},
+    {"linalg.svd", thin_t, [](const Inputs& x) { return la::svd(x[0], false).S; }, true},
+    {"linalg.svd", tall_t, [](const Inputs& x) { return fix_sign(la::svd(x[0], false).U); }, true},
+    {"linalg.svd", tall_t, [](const Inputs& x) { return fix_sign(mT(la::svd(x[0], false).Vh)); },
+     true},
+    {"linalg.svd", wide, [](const Inputs& x) { return fix_sign(la::svd(x[0], false).U); }, true},
+    {"linalg.svd", wide, [](const Inputs& x) { return fix_sign(mT(la::svd(x[0], false).Vh)); },
+     true},
     {"linalg.svd", sq_t, [](const Inputs& x) { return fix_sign(la::svd(x[0]).U); }, true},
-    {"linalg.svdvals",
-     [] {
-       return Inputs{leaf({2, 2, 3})};
+    {"linalg.svdvals", wide_batch, [](const Inputs& x) { return la::svdvals(x[0]); }, true},
+    {"linalg.svdvals", thin_t, [](const Inputs& x) { return la::svdvals(x[0]); }, true},
+    // norms: compositions of svdvals, kiln::norm, amax/amin and the fused reductions
+    {"linalg.vector_norm", vec_t, [](const Inputs& x) { return la::vector_norm(x[0]); }, true},
+    {"linalg.vector_norm", vec, [](const Inputs& x) { return la::vector_norm(x[0], 1, {1}); },
+     true},
+    {"linalg.vector_norm", vec,
+     [](const Inputs& x) { return la::vector_norm(x[0], INFINITY, {0}, true); }, true},
+    {"linalg.vector_norm", vec, [](const Inputs& x) { return la::vector_norm(x[0], 3.0, {1}); },
+     true},
+    {"linalg.vector_norm", vec,
+     [](const Inputs& x) { return la::vector_norm(x[0], -INFINITY, {1}); }, true},
+    {"linalg.vector_norm", vec, [](const Inputs& x) { return la::vector_norm(x[0], -1.5, {1}); },
+     true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0]); }, true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], "nuc"); },
+     true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], 2); }, true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], -2); }, true},
+    {"linalg.matrix_norm", batch, [](const Inputs& x) { return la::matrix_norm(x[0], 1); }, true},
+    {"linalg.matrix_norm", batch,
+     [](const Inputs& x) {
+       return la::matrix_norm(x[0], -INFINITY, {0, 2}, true);
      },
-     [](const Inputs& x) { return la::svdvals(x[0]); }, true},
-    {"linalg.svdvals",
-     [] {
-       return Inputs{leaf_t({3, 2})};
-     },
-     [](const Inputs& x) { return la::svdvals(x[0]); }, true},
+     true},
+    {"linalg.norm", vec, [](const Inputs& x) { return la::norm(x[0], "fro"); }, true},
 });
 }  // namespace
