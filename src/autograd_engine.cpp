@@ -5,7 +5,6 @@
 #include <queue>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -73,9 +72,11 @@ AnyTensor Node::run_pre_hooks(uint32_t nr, AnyTensor g) const {
     AnyTensor r = h(g);
     if (r.defined()) {
       KILN_CHECK(r.shape() == g.shape() && r.dtype() == g.dtype(), AutogradError,
-                 "[hook] a hook on the gradient of ", name(), " returned a tensor of shape ",
-                 r.shape(), " and dtype ", r.dtype(), " for a gradient of shape ", g.shape(),
-                 " and dtype ", g.dtype());
+                 "[hook] a hook on ",
+                 is_accumulator() ? std::string("a leaf tensor's gradient")
+                                  : "the gradient of the output of " + name(),
+                 " returned a tensor of shape ", r.shape(), " and dtype ", r.dtype(),
+                 " for a gradient of shape ", g.shape(), " and dtype ", g.dtype());
       g = std::move(r);
     }
   };
@@ -105,13 +106,23 @@ struct ReadyCmp {
   }
 };
 
+// The nodes of one pass are numbered densely in discovery order (one hash lookup per
+// edge, while collecting); everything else the pass keeps per node is a vector indexed
+// by that number, and each node's edges are resolved to numbers once.
 struct GraphTask {
-  std::unordered_map<Node*, int> deps;
-  std::unordered_map<Node*, std::vector<AnyTensor>> buffers;
+  std::vector<Node*> nodes;
+  std::vector<int> edge_begin;  // node i's edges are edge_to[edge_begin[i] ...]
+  std::vector<int> edge_to;     // the number of each edge's node; -1 for an empty edge
+  std::vector<int> deps;
+  std::vector<std::vector<AnyTensor>> buffers;
+  std::vector<char> queued;
   // run_grad only: where to capture, and which nodes must run.
   std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> captures;
-  std::unordered_set<Node*> must_run;
+  std::vector<const std::vector<std::pair<uint32_t, size_t>>*> capture_at;
+  std::vector<char> must_run;
   bool capture_mode = false;
+
+  const int* edges_of(int i) const { return edge_to.data() + edge_begin[i]; }
 };
 
 void accumulate(std::vector<AnyTensor>& buf, Node* fn, uint32_t nr, AnyTensor g) {
@@ -125,45 +136,74 @@ void accumulate(std::vector<AnyTensor>& buf, Node* fn, uint32_t nr, AnyTensor g)
     buf[nr] = buf[nr].ops().add(buf[nr], g);
 }
 
-std::vector<Node*> collect(const std::vector<Edge>& roots, GraphTask& task) {
-  std::vector<Node*> stack, order;
-  std::unordered_set<Node*> seen;
-  for (const Edge& r : roots)
-    if (r.fn && seen.insert(r.fn.get()).second) stack.push_back(r.fn.get());
+// Numbers every node reachable from `roots` and counts, for each, the edges leading
+// into it. Returns the roots' numbers (-1 for an empty edge).
+std::vector<int> collect(const std::vector<Edge>& roots, GraphTask& task) {
+  std::unordered_map<Node*, int> id;
+  id.reserve(64);
+  std::vector<int> stack, root_ids;
+  auto number = [&](Node* n) {
+    const auto [it, fresh] = id.try_emplace(n, static_cast<int>(task.nodes.size()));
+    if (fresh) {
+      task.nodes.push_back(n);
+      task.deps.push_back(0);
+      task.edge_begin.push_back(0);
+      stack.push_back(it->second);
+    }
+    return it->second;
+  };
+  for (const Edge& r : roots) root_ids.push_back(r.fn ? number(r.fn.get()) : -1);
   while (!stack.empty()) {
-    Node* n = stack.back();
+    const int i = stack.back();
     stack.pop_back();
-    order.push_back(n);
-    for (const Edge& e : n->next_edges()) {
-      if (!e.fn) continue;
-      ++task.deps[e.fn.get()];
-      if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+    task.edge_begin[i] = static_cast<int>(task.edge_to.size());
+    for (const Edge& e : task.nodes[i]->next_edges()) {
+      if (!e.fn) {
+        task.edge_to.push_back(-1);
+        continue;
+      }
+      const int j = number(e.fn.get());
+      ++task.deps[j];
+      task.edge_to.push_back(j);
     }
   }
-  return order;
+  const size_t n = task.nodes.size();
+  task.buffers.resize(n);
+  task.queued.assign(n, 0);
+  if (task.capture_mode) {
+    task.capture_at.assign(n, nullptr);
+    for (const auto& [fn, slots] : task.captures)
+      if (auto it = id.find(fn); it != id.end()) task.capture_at[it->second] = &slots;
+  }
+  return root_ids;
 }
 
 // Marks the nodes that lead to a capture target (run_grad), visiting children before
 // parents: a Kahn order of the graph, walked backwards.
-void mark_needed(const std::vector<Node*>& nodes, GraphTask& task) {
-  std::unordered_map<Node*, int> indeg = task.deps;
-  std::vector<Node*> topo, ready;
-  for (Node* n : nodes)
-    if (indeg[n] == 0) ready.push_back(n);
+void mark_needed(GraphTask& task) {
+  const int n = static_cast<int>(task.nodes.size());
+  std::vector<int> indeg = task.deps, topo, ready;
+  topo.reserve(n);
+  for (int i = 0; i < n; ++i)
+    if (indeg[i] == 0) ready.push_back(i);
   while (!ready.empty()) {
-    Node* n = ready.back();
+    const int i = ready.back();
     ready.pop_back();
-    topo.push_back(n);
-    for (const Edge& e : n->next_edges())
-      if (e.fn && --indeg[e.fn.get()] == 0) ready.push_back(e.fn.get());
+    topo.push_back(i);
+    const int* to = task.edges_of(i);
+    for (size_t k = 0; k < task.nodes[i]->next_edges().size(); ++k)
+      if (to[k] >= 0 && --indeg[to[k]] == 0) ready.push_back(to[k]);
   }
-  std::unordered_set<Node*> reaches;
+  std::vector<char> reaches(n, 0);
+  task.must_run.assign(n, 0);
   for (auto it = topo.rbegin(); it != topo.rend(); ++it) {
-    Node* n = *it;
+    const int i = *it;
+    const int* to = task.edges_of(i);
     bool child = false;
-    for (const Edge& e : n->next_edges()) child = child || (e.fn && reaches.count(e.fn.get()));
-    if (child) task.must_run.insert(n);
-    if (child || task.captures.count(n)) reaches.insert(n);
+    for (size_t k = 0; k < task.nodes[i]->next_edges().size(); ++k)
+      child = child || (to[k] >= 0 && reaches[to[k]]);
+    if (child) task.must_run[i] = 1;
+    if (child || task.capture_at[i]) reaches[i] = 1;
   }
 }
 
@@ -194,34 +234,38 @@ std::vector<AnyTensor> execute(const std::vector<Edge>& roots, std::vector<AnyTe
   KILN_CHECK(roots.size() == grads.size(), AutogradError, "[backward] got ", roots.size(),
              " outputs but ", grads.size(), " gradients");
   AutoGradMode mode(create_graph);
-  const std::vector<Node*> nodes = collect(roots, task);
-  if (task.capture_mode) mark_needed(nodes, task);
+  const std::vector<int> root_ids = collect(roots, task);
+  if (task.capture_mode) mark_needed(task);
   std::vector<AnyTensor> captured(n_captures);
 
-  std::priority_queue<Node*, std::vector<Node*>, ReadyCmp> ready;
-  std::unordered_set<Node*> queued;
-  for (size_t i = 0; i < roots.size(); ++i) {
-    Node* fn = roots[i].fn.get();
-    if (!fn) continue;
-    accumulate(task.buffers[fn], fn, roots[i].input_nr, std::move(grads[i]));
-    if (task.deps[fn] == 0 && queued.insert(fn).second) ready.push(fn);
+  // Ready nodes run in decreasing sequence number, accumulators first.
+  auto later = [&](int a, int b) { return ReadyCmp{}(task.nodes[a], task.nodes[b]); };
+  std::priority_queue<int, std::vector<int>, decltype(later)> ready(later);
+  for (size_t r = 0; r < roots.size(); ++r) {
+    const int i = root_ids[r];
+    if (i < 0) continue;
+    accumulate(task.buffers[i], task.nodes[i], roots[r].input_nr, std::move(grads[r]));
+    if (task.deps[i] == 0 && !task.queued[i]) {
+      task.queued[i] = 1;
+      ready.push(i);
+    }
   }
 
   while (!ready.empty()) {
-    Node* fn = ready.top();
+    const int i = ready.top();
     ready.pop();
-    std::vector<AnyTensor> in = std::move(task.buffers[fn]);
-    task.buffers.erase(fn);
+    Node* fn = task.nodes[i];
+    std::vector<AnyTensor> in = std::move(task.buffers[i]);
     in.resize(fn->num_outputs());
     bool any = false;
     for (uint32_t k = 0; k < in.size(); ++k) {
       in[k] = fn->run_pre_hooks(k, std::move(in[k]));
       any = any || in[k].defined();
     }
-    if (auto it = task.captures.find(fn); it != task.captures.end())
-      for (auto [nr, slot] : it->second) captured[slot] = in[nr];
+    if (task.capture_mode && task.capture_at[i])
+      for (auto [nr, slot] : *task.capture_at[i]) captured[slot] = in[nr];
 
-    const bool run = task.capture_mode ? task.must_run.count(fn) > 0 : true;
+    const bool run = task.capture_mode ? task.must_run[i] != 0 : true;
     std::vector<AnyTensor> out;
     if (run && any) {
       for (uint32_t k = 0; k < in.size(); ++k)
@@ -233,14 +277,18 @@ std::vector<AnyTensor> execute(const std::vector<Edge>& roots, std::vector<AnyTe
       check_outputs(fn, out);
       if (!retain_graph) fn->release_variables();
     }
-    out.resize(fn->next_edges().size());
-    for (size_t i = 0; i < out.size(); ++i) {
-      const Edge& e = fn->next_edges()[i];
-      if (!e.fn) continue;
-      Node* next = e.fn.get();
-      if (task.capture_mode && !task.must_run.count(next) && !task.captures.count(next)) continue;
-      accumulate(task.buffers[next], next, e.input_nr, std::move(out[i]));
-      if (--task.deps[next] == 0 && queued.insert(next).second) ready.push(next);
+    const std::vector<Edge>& edges = fn->next_edges();
+    out.resize(edges.size());
+    const int* to = task.edges_of(i);
+    for (size_t k = 0; k < edges.size(); ++k) {
+      const int j = to[k];
+      if (j < 0) continue;
+      if (task.capture_mode && !task.must_run[j] && !task.capture_at[j]) continue;
+      accumulate(task.buffers[j], task.nodes[j], edges[k].input_nr, std::move(out[k]));
+      if (--task.deps[j] == 0 && !task.queued[j]) {
+        task.queued[j] = 1;
+        ready.push(j);
+      }
     }
   }
   return captured;

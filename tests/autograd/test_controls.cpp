@@ -186,7 +186,16 @@ TEST_CASE("register_hook observes and replaces gradients", "[autograd]") {
     h.register_hook([](const TD&) { return vec({1, 2, 3}); });
     const std::string msg =
         kiln_test::thrown_message<k::AutogradError>([&] { k::sum(h).backward(); });
-    CHECK_THAT(msg, Contains("hook") && Contains("MulBackward"));
+    CHECK_THAT(msg, Contains("hook") && Contains("MulBackward") && Contains("[3]"));
+  }
+  SECTION("a leaf's hook returning the wrong shape names the leaf, not its accumulator") {
+    TD x = leaf({1, 2});
+    x.register_hook([](const TD&) { return vec({1, 2, 3}); });
+    const std::string msg =
+        kiln_test::thrown_message<k::AutogradError>([&] { k::sum(x * 3.0).backward(); });
+    CHECK_THAT(msg, Contains("a leaf tensor's gradient") && Contains("shape [3]") &&
+                        Contains("shape [2]"));
+    CHECK_THAT(msg, !Contains("AccumulateGrad"));
   }
   SECTION("on a tensor that does not require grad") {
     CHECK_THROWS_AS(vec({1}).register_hook([](const TD&) {}), k::AutogradError);
