@@ -149,7 +149,7 @@ void mlp_case(int threads, int reps) {
   s.run();
   s.print(step);
   (void)fwd;
-  std::printf("  summary MLP step %d thread(s) %.4f ms\n", threads, s.median(step) * 1e3);
+  std::printf("  summary MLP step %d thread(s) %.4f\n", threads, s.median(step) * 1e3);
 }
 
 // ---- engine overhead ---------------------------------------------------------------------------

@@ -62,8 +62,12 @@ void release_node(std::shared_ptr<Node>&& n) noexcept {
   t_releasing = false;
 }
 
-void Node::add_pre_hook(uint32_t nr, GradHook h) { pre_hooks_.emplace_back(nr, std::move(h)); }
+void Node::add_pre_hook(uint32_t nr, GradHook h) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  pre_hooks_.emplace_back(nr, std::move(h));
+}
 void Node::add_retain_hook(uint32_t nr, GradHook h) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
   retain_hooks_.emplace_back(nr, std::move(h));
 }
 AnyTensor Node::run_pre_hooks(uint32_t nr, AnyTensor g) const {
@@ -255,6 +259,7 @@ std::vector<AnyTensor> execute(const std::vector<Edge>& roots, std::vector<AnyTe
     const int i = ready.top();
     ready.pop();
     Node* fn = task.nodes[i];
+    std::unique_lock<std::recursive_mutex> node_lock(fn->mutex());
     std::vector<AnyTensor> in = std::move(task.buffers[i]);
     in.resize(fn->num_outputs());
     bool any = false;
@@ -267,6 +272,7 @@ std::vector<AnyTensor> execute(const std::vector<Edge>& roots, std::vector<AnyTe
 
     const bool run = task.capture_mode ? task.must_run[i] != 0 : true;
     std::vector<AnyTensor> out;
+    bool ran = false;
     if (run && any) {
       for (uint32_t k = 0; k < in.size(); ++k)
         if (!in[k].defined()) in[k] = fn->input_meta()[k].ops->zeros(fn->input_meta()[k].shape);
@@ -274,9 +280,11 @@ std::vector<AnyTensor> execute(const std::vector<Edge>& roots, std::vector<AnyTe
         CurrentNodeGuard current(fn);
         out = fn->apply(std::move(in));
       }
-      check_outputs(fn, out);
+      ran = true;
       if (!retain_graph) fn->release_variables();
     }
+    node_lock.unlock();
+    if (ran) check_outputs(fn, out);
     const std::vector<Edge>& edges = fn->next_edges();
     out.resize(edges.size());
     const int* to = task.edges_of(i);

@@ -466,4 +466,51 @@ TEST_CASE("threads accumulate into one shared leaf", "[autograd][threads]") {
   check_close(vals(x.grad()), {2 * kIters * 2 * 0.5, 2 * kIters * 2 * -1.5});
 }
 
+TEST_CASE("threads share one graph: nodes run one pass at a time", "[autograd][threads]") {
+  constexpr int kIters = 200;
+  // A graph of fused, view, reduction and matmul nodes, run by two threads at once.
+  TD x = leaf({0.5, -1.5, 2.0, 0.25});
+  TD m = k::matmul(x.view({2, 2}), x.view({2, 2}).t());
+  TD s = k::sum(k::sin(m) * 3.0) + k::sum(x * x);
+  const std::vector<double> want = vals(dgrad({s}, {x}, {}, true)[0]);
+  std::atomic<int> bad{0};
+  auto share = [&] {
+    for (int it = 0; it < kIters; ++it) {
+      const std::vector<double> g = vals(dgrad({s}, {x}, {}, true)[0]);
+      for (int i = 0; i < 4; ++i)
+        if (!(std::abs(g[i] - want[i]) <= 1e-12 * (1 + std::abs(want[i])))) ++bad;
+    }
+  };
+  std::thread t0(share), t1(share);
+  t0.join();
+  t1.join();
+  CHECK(bad == 0);
+
+  // Without retain_graph the first pass through a node frees what it saved: the other
+  // pass must then fail with a clear error, never read freed buffers.
+  for (int it = 0; it < 50; ++it) {
+    TD y = leaf({0.5, -1.5, 2.0, 0.25});
+    TD t = k::sum(k::exp(k::matmul(y.view({2, 2}), y.view({2, 2}))));
+    std::atomic<int> ok{0}, failed{0}, other{0};
+    auto once = [&] {
+      try {
+        (void)dgrad({t}, {y});
+        ++ok;
+      } catch (const k::AutogradError& e) {
+        const std::string msg = e.what();
+        if (msg.find("second time") != std::string::npos)
+          ++failed;
+        else
+          ++other;
+      }
+    };
+    std::thread a(once), b(once);
+    a.join();
+    b.join();
+    CHECK(ok + failed == 2);
+    CHECK(failed >= 1);
+    CHECK(other == 0);
+  }
+}
+
 }  // namespace

@@ -34,6 +34,37 @@ namespace kiln::autograd {
 
 namespace detail {
 
+// Note [Values the backward reads]
+// The forward sweep recomputes only the values some derivative reads. A functor says
+// what its derivative ignores with `static constexpr bool grad_reads_output = false`
+// (d sin(x) = cos(x) needs no sin(x)) or `grad_reads_inputs = false` (d exp(x) = exp(x)
+// needs no x); saying nothing means it reads both. A node computes its own value when
+// its parent or its own derivative reads it, and its operands' values when it computes
+// its own or its derivative reads them; a value nobody reads is left as zero, and a leaf
+// nobody reads is not loaded at all (the backward of `a + b` reads neither a nor b).
+// Without this, `a*b + c*d - sin(e)` paid a vector sinf per element for nothing: the
+// compiler cannot drop the call once the record holding its result lives in memory.
+template <class Op>
+constexpr bool grad_reads_output() {
+  if constexpr (requires { Op::grad_reads_output; })
+    return Op::grad_reads_output;
+  else
+    return true;
+}
+template <class Op>
+constexpr bool grad_reads_inputs() {
+  if constexpr (requires { Op::grad_reads_inputs; })
+    return Op::grad_reads_inputs;
+  else
+    return true;
+}
+/// Whether a node whose parent needs its value (`need`) computes it, and whether it then
+/// needs its operands' values.
+template <class Op, bool Need>
+inline constexpr bool computes_value_v = Need || grad_reads_output<Op>();
+template <class Op, bool Need>
+inline constexpr bool operands_needed_v = computes_value_v<Op, Need> || grad_reads_inputs<Op>();
+
 template <class V>
 struct RecL {
   V y;
@@ -60,7 +91,7 @@ struct RecT {
 using expr::detail::from_opmath;
 using expr::detail::to_opmath;
 
-template <class T>
+template <class T, bool Need>
 struct LeafBwd {
   expr::LeafPlan<T> v;
   T* g_base = nullptr;
@@ -78,8 +109,11 @@ struct LeafBwd {
   }
   bool need() const { return on; }
   KILN_INLINE auto rec(int64_t j) const {
-    const auto y = to_opmath(v.template eval<true>(j));
-    return RecL<decltype(y)>{y};
+    using Y = decltype(to_opmath(v.template eval<true>(j)));
+    if constexpr (Need)
+      return RecL<Y>{to_opmath(v.template eval<true>(j))};
+    else
+      return RecL<Y>{Y{}};
   }
   template <class Rc, class G>
   KILN_INLINE void back(int64_t j, const Rc&, G g) const {
@@ -89,8 +123,11 @@ struct LeafBwd {
 #if KILN_SIMD
   template <bool Full>
   KILN_INLINE auto rec_p(int64_t j, int n) const {
-    const auto y = v.template packet<true, Full>(j, n);
-    return RecL<decltype(y)>{y};
+    using Y = decltype(v.template packet<true, Full>(j, n));
+    if constexpr (Need)
+      return RecL<Y>{v.template packet<true, Full>(j, n)};
+    else
+      return RecL<Y>{Y{}};
   }
   template <bool Full, class Rc, class G>
   KILN_INLINE void back_p(int64_t j, int n, const Rc&, G g) const {
@@ -132,20 +169,24 @@ struct ScalarBwd {
 #endif
 };
 
-template <class Op, class R, class S, class A>
+template <class Op, class R, class S, class A, bool Need>
 struct UnaryBwd {
   Op op;
   A a;
   bool on = false;
   static constexpr bool kGrad =
       expr::is_differentiable_v<Op> && is_floating_v<R> && is_floating_v<S>;
+  static constexpr bool kValue = computes_value_v<Op, Need>;
 
   void set_row(const int64_t* c) { a.set_row(c); }
   bool need() const { return on; }
   KILN_INLINE auto rec(int64_t j) const {
     const auto ra = a.rec(j);
-    const auto y = to_opmath(from_opmath<R>(op(ra.y)));
-    return RecU<decltype(y), decltype(ra)>{y, ra};
+    using Y = decltype(to_opmath(from_opmath<R>(op(ra.y))));
+    if constexpr (kValue)
+      return RecU<Y, decltype(ra)>{to_opmath(from_opmath<R>(op(ra.y))), ra};
+    else
+      return RecU<Y, decltype(ra)>{Y{}, ra};
   }
   template <class Rc, class G>
   KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
@@ -155,8 +196,11 @@ struct UnaryBwd {
   template <bool Full>
   KILN_INLINE auto rec_p(int64_t j, int n) const {
     const auto ra = a.template rec_p<Full>(j, n);
-    const auto y = op(ra.y);
-    return RecU<decltype(y), decltype(ra)>{y, ra};
+    using Y = decltype(op(ra.y));
+    if constexpr (kValue)
+      return RecU<Y, decltype(ra)>{op(ra.y), ra};
+    else
+      return RecU<Y, decltype(ra)>{Y{}, ra};
   }
   template <bool Full, class Rc, class G>
   KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
@@ -165,7 +209,7 @@ struct UnaryBwd {
 #endif
 };
 
-template <class Op, class R, class S, class A, class B>
+template <class Op, class R, class S, class A, class B, bool Need>
 struct BinaryBwd {
   Op op;
   A a;
@@ -173,6 +217,7 @@ struct BinaryBwd {
   bool on = false;
   static constexpr bool kGrad =
       expr::is_differentiable_v<Op> && is_floating_v<R> && is_floating_v<S>;
+  static constexpr bool kValue = computes_value_v<Op, Need>;
 
   void set_row(const int64_t* c) {
     a.set_row(c);
@@ -182,8 +227,11 @@ struct BinaryBwd {
   KILN_INLINE auto rec(int64_t j) const {
     const auto ra = a.rec(j);
     const auto rb = b.rec(j);
-    const auto y = to_opmath(from_opmath<R>(op(ra.y, rb.y)));
-    return RecB<decltype(y), decltype(ra), decltype(rb)>{y, ra, rb};
+    using Y = decltype(to_opmath(from_opmath<R>(op(ra.y, rb.y))));
+    if constexpr (kValue)
+      return RecB<Y, decltype(ra), decltype(rb)>{to_opmath(from_opmath<R>(op(ra.y, rb.y))), ra, rb};
+    else
+      return RecB<Y, decltype(ra), decltype(rb)>{Y{}, ra, rb};
   }
   template <class Rc, class G>
   KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
@@ -197,8 +245,11 @@ struct BinaryBwd {
   KILN_INLINE auto rec_p(int64_t j, int n) const {
     const auto ra = a.template rec_p<Full>(j, n);
     const auto rb = b.template rec_p<Full>(j, n);
-    const auto y = op(ra.y, rb.y);
-    return RecB<decltype(y), decltype(ra), decltype(rb)>{y, ra, rb};
+    using Y = decltype(op(ra.y, rb.y));
+    if constexpr (kValue)
+      return RecB<Y, decltype(ra), decltype(rb)>{op(ra.y, rb.y), ra, rb};
+    else
+      return RecB<Y, decltype(ra), decltype(rb)>{Y{}, ra, rb};
   }
   template <bool Full, class Rc, class G>
   KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
@@ -210,7 +261,7 @@ struct BinaryBwd {
 #endif
 };
 
-template <class Op, class R, class C, class A, class B>
+template <class Op, class R, class C, class A, class B, bool Need>
 struct TernaryBwd {
   Op op;
   C c;
@@ -218,6 +269,7 @@ struct TernaryBwd {
   B b;
   bool on = false;
   static constexpr bool kGrad = is_floating_v<R>;
+  static constexpr bool kValue = computes_value_v<Op, Need>;
 
   void set_row(const int64_t* k) {
     c.set_row(k);
@@ -229,8 +281,12 @@ struct TernaryBwd {
     const auto rc = c.rec(j);
     const auto ra = a.rec(j);
     const auto rb = b.rec(j);
-    const auto y = to_opmath(from_opmath<R>(op(rc.y, ra.y, rb.y)));
-    return RecT<decltype(y), decltype(rc), decltype(ra), decltype(rb)>{y, rc, ra, rb};
+    using Y = decltype(to_opmath(from_opmath<R>(op(rc.y, ra.y, rb.y))));
+    using Rec = RecT<Y, decltype(rc), decltype(ra), decltype(rb)>;
+    if constexpr (kValue)
+      return Rec{to_opmath(from_opmath<R>(op(rc.y, ra.y, rb.y))), rc, ra, rb};
+    else
+      return Rec{Y{}, rc, ra, rb};
   }
   template <class Rc, class G>
   KILN_INLINE void back(int64_t j, const Rc& r, G g) const {
@@ -245,8 +301,12 @@ struct TernaryBwd {
     const auto rc = c.template rec_p<Full>(j, n);
     const auto ra = a.template rec_p<Full>(j, n);
     const auto rb = b.template rec_p<Full>(j, n);
-    const auto y = op(rc.y, ra.y, rb.y);
-    return RecT<decltype(y), decltype(rc), decltype(ra), decltype(rb)>{y, rc, ra, rb};
+    using Y = decltype(op(rc.y, ra.y, rb.y));
+    using Rec = RecT<Y, decltype(rc), decltype(ra), decltype(rb)>;
+    if constexpr (kValue)
+      return Rec{op(rc.y, ra.y, rb.y), rc, ra, rb};
+    else
+      return Rec{Y{}, rc, ra, rb};
   }
   template <bool Full, class Rc, class G>
   KILN_INLINE void back_p(int64_t j, int n, const Rc& r, G g) const {
@@ -323,10 +383,10 @@ auto reached_if(BwdCtx& ctx, bool on, F make) {
   return r;
 }
 
-template <class T, class D>
-LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
+template <bool Need, class T, class D>
+LeafBwd<T, Need> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
   const expr::Layout& l = *ctx.layout;
-  LeafBwd<T> b;
+  LeafBwd<T, Need> b;
   b.v = t.plan(l);
   b.nd = l.nd;
   const int slot = (*ctx.leaf_slot)[ctx.cursor++];
@@ -346,48 +406,52 @@ LeafBwd<T> make_bwd(const Tensor<T, D>& t, BwdCtx& ctx) {
   }
   return b;
 }
-template <class T, class D>
+template <bool Need, class T, class D>
 ScalarBwd<T> make_bwd(const expr::ScalarNode<T, D>& n, BwdCtx& ctx) {
   return {n.plan(*ctx.layout)};
 }
-template <class Op, class E>
+template <bool Need, class Op, class E>
 auto make_bwd(const expr::UnaryNode<Op, E>& n, BwdCtx& ctx) {
   using N = expr::UnaryNode<Op, E>;
   constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<typename N::value_type> &&
                          is_floating_v<typename N::operand_type>;
-  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.operand(), ctx); });
-  UnaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a)> b{n.op(), a};
+  constexpr bool kOperands = operands_needed_v<Op, Need>;
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd<kOperands>(n.operand(), ctx); });
+  UnaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), Need> b{n.op(), a};
   b.on = b.kGrad && a.need();
   return b;
 }
-template <class Op, class A, class B>
+template <bool Need, class Op, class A, class B>
 auto make_bwd(const expr::BinaryNode<Op, A, B>& n, BwdCtx& ctx) {
   using N = expr::BinaryNode<Op, A, B>;
   constexpr bool kGrad = expr::is_differentiable_v<Op> && is_floating_v<typename N::value_type> &&
                          is_floating_v<typename N::operand_type>;
-  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.lhs(), ctx); });
-  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd(n.rhs(), ctx); });
-  BinaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), decltype(bb)> b{
-      n.op(), a, bb};
+  constexpr bool kOperands = operands_needed_v<Op, Need>;
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd<kOperands>(n.lhs(), ctx); });
+  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd<kOperands>(n.rhs(), ctx); });
+  BinaryBwd<Op, typename N::value_type, typename N::operand_type, decltype(a), decltype(bb), Need>
+      b{n.op(), a, bb};
   b.on = b.kGrad && (a.need() || bb.need());
   return b;
 }
-template <class Op, class C, class A, class B>
+// where's condition is always read: it picks the branch that gets the gradient.
+template <bool Need, class Op, class C, class A, class B>
 auto make_bwd(const expr::TernaryNode<Op, C, A, B>& n, BwdCtx& ctx) {
   using N = expr::TernaryNode<Op, C, A, B>;
   constexpr bool kGrad = is_floating_v<typename N::value_type>;
-  auto c = reached_if(ctx, false, [&] { return make_bwd(n.cond(), ctx); });
-  auto a = reached_if(ctx, kGrad, [&] { return make_bwd(n.lhs(), ctx); });
-  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd(n.rhs(), ctx); });
-  TernaryBwd<Op, typename N::value_type, decltype(c), decltype(a), decltype(bb)> b{n.op(), c, a,
-                                                                                   bb};
+  constexpr bool kOperands = operands_needed_v<Op, Need>;
+  auto c = reached_if(ctx, false, [&] { return make_bwd<true>(n.cond(), ctx); });
+  auto a = reached_if(ctx, kGrad, [&] { return make_bwd<kOperands>(n.lhs(), ctx); });
+  auto bb = reached_if(ctx, kGrad, [&] { return make_bwd<kOperands>(n.rhs(), ctx); });
+  TernaryBwd<Op, typename N::value_type, decltype(c), decltype(a), decltype(bb), Need> b{n.op(), c,
+                                                                                         a, bb};
   b.on = b.kGrad && (a.need() || bb.need());
   return b;
 }
-template <class U, class E>
+template <bool Need, class U, class E>
 auto make_bwd(const expr::CastNode<U, E>& n, BwdCtx& ctx) {
   auto a = reached_if(ctx, is_floating_v<U> && is_floating_v<expr::value_t<E>>,
-                      [&] { return make_bwd(n.operand(), ctx); });
+                      [&] { return make_bwd<Need>(n.operand(), ctx); });
   CastBwd<U, expr::value_t<E>, decltype(a)> b{a};
   b.on = b.kGrad && a.need();
   return b;
@@ -432,10 +496,15 @@ void run_fused_backward(const expr::Layout& l, const P& plan, const expr::LeafPl
         }
       }
 #endif
-      using G = decltype(to_opmath(R()));
-      for (; j < j1; ++j) {
-        const auto r = p.rec(j);
-        p.back(j, r, static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
+      // With packets the partial packet above has finished the row: instantiating the
+      // scalar sweep too would only cost compile time.
+      if constexpr (!Packets || !KILN_SIMD) {
+        using G = decltype(to_opmath(R()));
+        for (; j < j1; ++j) {
+          const auto r = p.rec(j);
+          p.back(j, r,
+                 static_cast<G>(to_opmath(gp.template eval<true>(j)) * static_cast<G>(scale)));
+        }
       }
       b += j1 - j0;
       j0 = 0;
@@ -550,7 +619,7 @@ class FusedNode final : public Node {
     });
     const expr::Layout l = expr::coalesce_layout(out_shape, all);
     detail::BwdCtx ctx{&l, &leaf_slot_, &slots};
-    const auto plan = detail::make_bwd(e, ctx);
+    const auto plan = detail::make_bwd</*Need=*/false>(e, ctx);
     if (numel_of(out_shape) > 0) {
       const auto gplan = g.plan(l);
       detail::run_fused_backward<expr::root_packet_v<E>>(l, plan, gplan, scale_);

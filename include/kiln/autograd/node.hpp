@@ -120,6 +120,12 @@ class Node {
   void add_retain_hook(uint32_t nr, GradHook h);
   AnyTensor run_pre_hooks(uint32_t nr, AnyTensor g) const;
 
+  /// Held by the engine while it runs this node's hooks, apply and release_variables, and
+  /// by hook registration: two backward passes that share the node (retain_graph) take
+  /// turns on it, and a pass that frees its buffers cannot do so under another's apply.
+  /// Recursive, so that a hook or a custom backward may register hooks on its own node.
+  std::recursive_mutex& mutex() const { return mutex_; }
+
  protected:
   /// Hooks kept outside the node, run before its own on input 0: a leaf's (its
   /// AccumulateGrad is made lazily and held only by graphs, so it cannot own them).
@@ -130,6 +136,7 @@ class Node {
   std::vector<Edge> next_edges_;
   std::vector<InputMeta> input_meta_;
   std::vector<std::pair<uint32_t, GradHook>> pre_hooks_, retain_hooks_;
+  mutable std::recursive_mutex mutex_;
 };
 
 /// Drops a reference to a node without recursing through a long chain of sole owners.

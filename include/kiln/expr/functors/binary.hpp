@@ -14,6 +14,8 @@ using math::select;
 
 struct Add {
   static constexpr const char* name = "add";
+  static constexpr bool grad_reads_output = false;
+  static constexpr bool grad_reads_inputs = false;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
     return math::add(a, b);
@@ -29,6 +31,8 @@ struct Add {
 };
 struct Sub {
   static constexpr const char* name = "sub";
+  static constexpr bool grad_reads_output = false;
+  static constexpr bool grad_reads_inputs = false;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
     return math::sub(a, b);
@@ -44,6 +48,7 @@ struct Sub {
 };
 struct Mul {
   static constexpr const char* name = "mul";
+  static constexpr bool grad_reads_output = false;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
     return math::mul(a, b);
@@ -110,6 +115,7 @@ struct Pow {
 };
 struct Atan2 {
   static constexpr const char* name = "atan2";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
@@ -127,6 +133,7 @@ struct Atan2 {
 /// C fmod: the remainder has the sign of the dividend (torch.fmod).
 struct Fmod {
   static constexpr const char* name = "fmod";
+  static constexpr bool grad_reads_output = false;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
@@ -154,6 +161,7 @@ struct Fmod {
 /// NaN-propagating elementwise maximum; a tie splits the gradient evenly (as torch).
 struct Maximum {
   static constexpr const char* name = "maximum";
+  static constexpr bool grad_reads_output = false;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
     return math::max(a, b);
@@ -169,6 +177,7 @@ struct Maximum {
 };
 struct Minimum {
   static constexpr const char* name = "minimum";
+  static constexpr bool grad_reads_output = false;
   template <class T>
   KILN_HD T operator()(T a, T b) const {
     return math::min(a, b);

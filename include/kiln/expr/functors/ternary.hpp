@@ -9,6 +9,8 @@ namespace kiln::expr::op {
 /// where(cond, a, b): a where cond holds, else b. Gradients flow to the chosen side.
 struct Where {
   static constexpr const char* name = "where";
+  static constexpr bool grad_reads_output = false;
+  static constexpr bool grad_reads_inputs = false;  // the condition is always read
   template <class C, class T>
   KILN_HD T operator()(C c, T a, T b) const {
     return math::select(c, a, b);

@@ -13,6 +13,8 @@ using math::select;
 // ---- sign, magnitude, rounding ---------------------------------------------------------
 struct Neg {
   static constexpr const char* name = "neg";
+  static constexpr bool grad_reads_output = false;
+  static constexpr bool grad_reads_inputs = false;
   template <class T>
   KILN_HD T operator()(T x) const {
     return math::neg(x);
@@ -24,6 +26,7 @@ struct Neg {
 };
 struct Abs {
   static constexpr const char* name = "abs";
+  static constexpr bool grad_reads_output = false;
   template <class T>
   KILN_HD T operator()(T x) const {
     return math::abs(x);
@@ -94,6 +97,7 @@ struct Trunc {
 // ---- powers and roots --------------------------------------------------------------------
 struct Square {
   static constexpr const char* name = "square";
+  static constexpr bool grad_reads_output = false;
   template <class T>
   KILN_HD T operator()(T x) const {
     return math::mul(x, x);
@@ -105,6 +109,7 @@ struct Square {
 };
 struct Sqrt {
   static constexpr const char* name = "sqrt";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -117,6 +122,7 @@ struct Sqrt {
 };
 struct Rsqrt {
   static constexpr const char* name = "rsqrt";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -129,6 +135,7 @@ struct Rsqrt {
 };
 struct Reciprocal {
   static constexpr const char* name = "reciprocal";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -142,6 +149,7 @@ struct Reciprocal {
 /// x ** exponent for a scalar exponent.
 struct PowScalar {
   static constexpr const char* name = "pow";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   double exponent;
   template <class T>
@@ -158,6 +166,7 @@ struct PowScalar {
 // ---- exponentials and logarithms --------------------------------------------------------
 struct Exp {
   static constexpr const char* name = "exp";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -170,6 +179,7 @@ struct Exp {
 };
 struct Exp2 {
   static constexpr const char* name = "exp2";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -182,6 +192,7 @@ struct Exp2 {
 };
 struct Expm1 {
   static constexpr const char* name = "expm1";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -194,6 +205,7 @@ struct Expm1 {
 };
 struct Log {
   static constexpr const char* name = "log";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -206,6 +218,7 @@ struct Log {
 };
 struct Log2 {
   static constexpr const char* name = "log2";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -218,6 +231,7 @@ struct Log2 {
 };
 struct Log1p {
   static constexpr const char* name = "log1p";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -232,6 +246,7 @@ struct Log1p {
 // ---- trigonometric and hyperbolic --------------------------------------------------------
 struct Sin {
   static constexpr const char* name = "sin";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -244,6 +259,7 @@ struct Sin {
 };
 struct Cos {
   static constexpr const char* name = "cos";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -256,6 +272,7 @@ struct Cos {
 };
 struct Tan {
   static constexpr const char* name = "tan";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -268,6 +285,7 @@ struct Tan {
 };
 struct Asin {
   static constexpr const char* name = "asin";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -280,6 +298,7 @@ struct Asin {
 };
 struct Acos {
   static constexpr const char* name = "acos";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -292,6 +311,7 @@ struct Acos {
 };
 struct Atan {
   static constexpr const char* name = "atan";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -304,6 +324,7 @@ struct Atan {
 };
 struct Sinh {
   static constexpr const char* name = "sinh";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -316,6 +337,7 @@ struct Sinh {
 };
 struct Cosh {
   static constexpr const char* name = "cosh";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -328,6 +350,7 @@ struct Cosh {
 };
 struct Tanh {
   static constexpr const char* name = "tanh";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -340,6 +363,7 @@ struct Tanh {
 };
 struct Erf {
   static constexpr const char* name = "erf";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -354,6 +378,7 @@ struct Erf {
 // ---- activations ---------------------------------------------------------------------------
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
+  static constexpr bool grad_reads_inputs = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -366,6 +391,7 @@ struct Sigmoid {
 };
 struct Relu {
   static constexpr const char* name = "relu";
+  static constexpr bool grad_reads_output = false;
   // NaN < 0 is false, so NaN passes through as in torch.relu.
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -378,6 +404,7 @@ struct Relu {
 };
 struct LeakyRelu {
   static constexpr const char* name = "leaky_relu";
+  static constexpr bool grad_reads_output = false;
   double negative_slope = 0.01;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -404,6 +431,7 @@ struct Elu {
 /// gelu with the exact erf form (torch's approximate='none').
 struct Gelu {
   static constexpr const char* name = "gelu";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -419,6 +447,7 @@ struct Gelu {
 /// gelu with the tanh approximation (torch's approximate='tanh').
 struct GeluTanh {
   static constexpr const char* name = "gelu_tanh";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -435,6 +464,7 @@ struct GeluTanh {
 };
 struct Silu {
   static constexpr const char* name = "silu";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   template <class T>
   KILN_HD T operator()(T x) const {
@@ -449,6 +479,7 @@ struct Silu {
 /// log(1 + exp(beta x)) / beta, linear above `threshold` as in torch.nn.functional.softplus.
 struct Softplus {
   static constexpr const char* name = "softplus";
+  static constexpr bool grad_reads_output = false;
   static constexpr bool int_to_float = true;
   double beta = 1.0, threshold = 20.0;
   template <class T>
@@ -465,6 +496,7 @@ struct Softplus {
 /// min(max(x, lo), hi); NaN stays NaN.
 struct Clamp {
   static constexpr const char* name = "clamp";
+  static constexpr bool grad_reads_output = false;
   double lo, hi;
   template <class T>
   KILN_HD T operator()(T x) const {
