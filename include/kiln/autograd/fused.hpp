@@ -4,11 +4,11 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kiln/core/parallel.hpp"
@@ -517,49 +517,71 @@ void run_fused_backward(const expr::Layout& l, const P& plan, const expr::LeafPl
 }
 
 // A readable name for the node: "MulBackward" for one op, "FusedBackward[add(mul, sin)]".
+// Each expression type only emits calls that append pieces; the strings are built by
+// compiled code (src/autograd_fused.cpp), which keeps a node's name cheap to compile.
+void name_piece(std::string& s, std::string_view piece);
+std::string fused_node_name(const char* prefix, const std::string& expr);
+[[noreturn]] void throw_freed(const std::string& name);
+[[noreturn]] void throw_modified(const std::string& name, const Shape& shape, uint64_t now,
+                                 uint64_t then);
+
 template <class E>
 struct ExprName {
-  static std::string get() { return "x"; }
+  static void put(std::string& s) { name_piece(s, "x"); }
 };
 template <class T, class D>
 struct ExprName<expr::ScalarNode<T, D>> {
-  static std::string get() { return "scalar"; }
+  static void put(std::string& s) { name_piece(s, "scalar"); }
 };
 template <class Op, class E>
 struct ExprName<expr::UnaryNode<Op, E>> {
-  static std::string get() { return std::string(Op::name) + "(" + ExprName<E>::get() + ")"; }
+  static void put(std::string& s) {
+    name_piece(s, Op::name);
+    name_piece(s, "(");
+    ExprName<E>::put(s);
+    name_piece(s, ")");
+  }
 };
 template <class Op, class A, class B>
 struct ExprName<expr::BinaryNode<Op, A, B>> {
-  static std::string get() {
-    return std::string(Op::name) + "(" + ExprName<A>::get() + ", " + ExprName<B>::get() + ")";
+  static void put(std::string& s) {
+    name_piece(s, Op::name);
+    name_piece(s, "(");
+    ExprName<A>::put(s);
+    name_piece(s, ", ");
+    ExprName<B>::put(s);
+    name_piece(s, ")");
   }
 };
 template <class Op, class C, class A, class B>
 struct ExprName<expr::TernaryNode<Op, C, A, B>> {
-  static std::string get() {
-    return std::string(Op::name) + "(" + ExprName<C>::get() + ", " + ExprName<A>::get() + ", " +
-           ExprName<B>::get() + ")";
+  static void put(std::string& s) {
+    name_piece(s, Op::name);
+    name_piece(s, "(");
+    ExprName<C>::put(s);
+    name_piece(s, ", ");
+    ExprName<A>::put(s);
+    name_piece(s, ", ");
+    ExprName<B>::put(s);
+    name_piece(s, ")");
   }
 };
 template <class U, class E>
 struct ExprName<expr::CastNode<U, E>> {
-  static std::string get() {
-    return "to_" + std::string(dtype_name_v<U>) + "(" + ExprName<E>::get() + ")";
+  static void put(std::string& s) {
+    name_piece(s, "to_");
+    name_piece(s, dtype_name_v<U>);
+    name_piece(s, "(");
+    ExprName<E>::put(s);
+    name_piece(s, ")");
   }
 };
 template <class E>
 std::string op_node_name(const char* prefix) {
   if (prefix) return prefix;
-  std::string s = ExprName<E>::get();
-  const auto open = s.find('(');
-  // One op on leaves and scalars only: name it like torch ("MulBackward").
-  if (open != std::string::npos && s.find('(', open + 1) == std::string::npos) {
-    std::string op = s.substr(0, open);
-    op[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(op[0])));
-    return op + "Backward";
-  }
-  return "FusedBackward[" + s + "]";
+  std::string s;
+  ExprName<E>::put(s);
+  return fused_node_name(prefix, s);
 }
 
 }  // namespace detail
@@ -601,9 +623,7 @@ class FusedNode final : public Node {
   void release_variables() override { e_.reset(); }
 
   std::vector<AnyTensor> apply(std::vector<AnyTensor>&& grads) override {
-    KILN_CHECK(e_.has_value(), AutogradError, "[", name(),
-               "] trying to backward through the graph a second time (or to access saved "
-               "tensors after they were freed): pass retain_graph=true to the first backward");
+    if (!e_) detail::throw_freed(name());
     check_versions();
     const E& e = *e_;
     Tensor<R, D> g = grads[0].as<R, D>();
@@ -646,11 +666,7 @@ class FusedNode final : public Node {
     size_t k = 0;
     e_->for_each_leaf([&](const auto& leaf) {
       const uint64_t now = leaf.storage().version(), then = versions_[k++];
-      KILN_CHECK(now == then, AutogradError, "[", name(),
-                 "] one of the variables needed for gradient computation has been modified by "
-                 "an in-place operation: a tensor of shape ",
-                 leaf.shape(), " saved by ", name(), " is at version ", now, "; expected version ",
-                 then, " instead");
+      if (now != then) detail::throw_modified(name(), leaf.shape(), now, then);
     });
   }
 
