@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "autograd/autograd_check.hpp"
 #include "kiln/kiln.hpp"
 #include "support/throws.hpp"
 
@@ -22,23 +23,10 @@ using k::Tensor;
 using TD = Tensor<double>;
 using Catch::Matchers::Contains;
 
-template <class T>
-std::vector<double> vals(const Tensor<T>& t) {
-  const Tensor<T> c = t.contiguous();
-  std::vector<double> v;
-  for (int64_t i = 0; i < c.numel(); ++i) v.push_back(static_cast<double>(c.data()[i]));
-  return v;
-}
-
-TD vec(std::vector<double> v) { return k::from_vector<double>(v); }
-TD leaf(std::vector<double> v) { return vec(std::move(v)).requires_grad_(); }
-// autograd::grad for double tensors on the CPU.
-std::vector<TD> dgrad(const std::vector<TD>& outputs, const std::vector<TD>& inputs,
-                      const std::vector<TD>& grad_outputs = {},
-                      std::optional<bool> retain_graph = {}, bool create_graph = false,
-                      bool allow_unused = false) {
-  return ag::grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused);
-}
+using kiln_test::dgrad;
+using kiln_test::leaf;
+using kiln_test::vals;
+using kiln_test::vec;
 
 void check_close(const std::vector<double>& got, const std::vector<double>& want,
                  double tol = 1e-12) {

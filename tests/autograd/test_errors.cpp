@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/autograd_check.hpp"
 #include "kiln/kiln.hpp"
 #include "support/throws.hpp"
 
@@ -19,19 +20,10 @@ using k::Tensor;
 using TD = Tensor<double>;
 using Catch::Matchers::Contains;
 
-std::vector<double> vals(const TD& t) {
-  const TD c = t.contiguous();
-  return std::vector<double>(c.data(), c.data() + c.numel());
-}
-TD vec(std::vector<double> v) { return k::from_vector<double>(v); }
-TD leaf(std::vector<double> v) { return vec(std::move(v)).requires_grad_(); }
-// autograd::grad for double tensors on the CPU.
-std::vector<TD> dgrad(const std::vector<TD>& outputs, const std::vector<TD>& inputs,
-                      const std::vector<TD>& grad_outputs = {},
-                      std::optional<bool> retain_graph = {}, bool create_graph = false,
-                      bool allow_unused = false) {
-  return ag::grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused);
-}
+using kiln_test::dgrad;
+using kiln_test::leaf;
+using kiln_test::vals;
+using kiln_test::vec;
 
 template <class F>
 std::string autograd_error(F&& f) {
