@@ -97,6 +97,27 @@ void record_reduction(const char* name, Tensor<T, CPU>& out, const Tensor<T, CPU
       });
 }
 
+/// forward(e), recorded as `name` with the gradient bwd(g, x, y) when a leaf of e requires
+/// grad: e is then materialised as x first, and forward(x) runs with grad mode off.
+/// forward is called with either e or x, so it takes `const auto&`.
+template <expr::Expr E, class F, class B>
+auto reduce_recorded(const E& e, const char* name, F forward, B bwd) {
+  using T = expr::value_t<E>;
+  if constexpr (is_floating_v<T>) {
+    if (autograd::expr_needs_grad(e)) {
+      const Tensor<T, CPU> x = eval(e);
+      Tensor<T, CPU> out;
+      {
+        AutoGradMode off(false);
+        out = forward(x);
+      }
+      record_reduction(name, out, x, bwd);
+      return out;
+    }
+  }
+  return forward(e);
+}
+
 template <class T>
 Tensor<T, CPU> prod_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
                              const Tensor<T, CPU>& y, uint32_t mask);
@@ -144,9 +165,9 @@ auto mean(const E& e, const Dims& dims, bool keepdim = false) {
   auto out = detail::reduce<expr::op::SumReduce, A, T>(
       e, mask, keepdim, [](A a, int64_t n) { return static_cast<T>(a / static_cast<A>(n)); });
   if (autograd::expr_needs_grad(e))
-    autograd::record_fused_reduction(out, e, detail::reduced_shape(e.shape(), mask, true),
-                                     1.0 / static_cast<double>(detail::reduced_count(e.shape(), mask)),
-                                     "MeanBackward");
+    autograd::record_fused_reduction(
+        out, e, detail::reduced_shape(e.shape(), mask, true),
+        1.0 / static_cast<double>(detail::reduced_count(e.shape(), mask)), "MeanBackward");
   return out;
 }
 template <expr::Expr E>
@@ -166,22 +187,14 @@ auto prod(const E& e, const Dims& dims, bool keepdim = false) {
   using O = detail::sum_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "prod");
   const auto fin = [](acc_t<T> a, int64_t) { return static_cast<O>(a); };
-  if constexpr (is_floating_v<T>) {
-    if (autograd::expr_needs_grad(e)) {
-      const Tensor<T, CPU> x = eval(e);
-      Tensor<T, CPU> out;
-      {
-        AutoGradMode off(false);
-        out = detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(x, mask, keepdim, fin);
-      }
-      detail::record_reduction("ProdBackward", out, x,
-                               [mask](const auto& g, const auto& xs, const auto& y) {
-                                 return detail::prod_backward(g, xs, y, mask);
-                               });
-      return out;
-    }
-  }
-  return detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(e, mask, keepdim, fin);
+  return detail::reduce_recorded(
+      e, "ProdBackward",
+      [&](const auto& a) {
+        return detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(a, mask, keepdim, fin);
+      },
+      [mask](const auto& g, const auto& xs, const auto& y) {
+        return detail::prod_backward(g, xs, y, mask);
+      });
 }
 template <expr::Expr E>
 auto prod(const E& e, int64_t dim, bool keepdim = false) {
@@ -212,23 +225,12 @@ namespace detail {
 template <class RF, expr::Expr E>
 auto extremum_recorded(const E& e, const Dims& dims, bool keepdim, const char* op,
                        const char* node) {
-  using T = expr::value_t<E>;
-  if constexpr (is_floating_v<T>) {
-    if (autograd::expr_needs_grad(e)) {
-      const Tensor<T, CPU> x = eval(e);
-      Tensor<T, CPU> out;
-      {
-        AutoGradMode off(false);
-        out = extremum<RF>(x, dims, keepdim, op);
-      }
-      const uint32_t mask = reduce_mask(dims, x.dim(), op);
-      record_reduction(node, out, x, [mask](const auto& g, const auto& xs, const auto& y) {
+  const uint32_t mask = reduce_mask(dims, e.shape().size(), op);
+  return reduce_recorded(
+      e, node, [&](const auto& a) { return extremum<RF>(a, dims, keepdim, op); },
+      [mask](const auto& g, const auto& xs, const auto& y) {
         return extremum_backward(g, xs, y, mask);
       });
-      return out;
-    }
-  }
-  return extremum<RF>(e, dims, keepdim, op);
 }
 }  // namespace detail
 
@@ -369,46 +371,32 @@ auto var_impl(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
 template <expr::Expr E>
 auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
   detail::require_floating<E>("var");
-  using T = expr::value_t<E>;
-  if (autograd::expr_needs_grad(e)) {
-    const Tensor<T, CPU> x = eval(e);
-    Tensor<T, CPU> out;
-    {
-      AutoGradMode off(false);
-      out = detail::var_impl(x, dims, correction, keepdim);
-    }
-    const uint32_t mask = detail::reduce_mask(dims, x.dim(), "var");
-    detail::record_reduction("VarBackward", out, x,
-                             [mask, correction](const auto& g, const auto& xs, const auto&) {
-                               return detail::var_backward(g, xs, mask, correction);
-                             });
-    return out;
-  }
-  return detail::var_impl(e, dims, correction, keepdim);
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "var");
+  return detail::reduce_recorded(
+      e, "VarBackward",
+      [&](const auto& a) { return detail::var_impl(a, dims, correction, keepdim); },
+      [mask, correction](const auto& g, const auto& xs, const auto&) {
+        return detail::var_backward(g, xs, mask, correction);
+      });
 }
 /// Standard deviation: sqrt(var(e, dims, correction)). Where it is 0 the gradient is 0.
 template <expr::Expr E>
 auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
   detail::require_floating<E>("std");
   using T = expr::value_t<E>;
-  if (autograd::expr_needs_grad(e)) {
-    const Tensor<T, CPU> x = eval(e);
-    Tensor<T, CPU> out;
-    {
-      AutoGradMode off(false);
-      out = detail::var_impl(x, dims, correction, keepdim);
-      out.copy_(sqrt(out));
-    }
-    const uint32_t mask = detail::reduce_mask(dims, x.dim(), "std");
-    detail::record_reduction(
-        "StdBackward", out, x, [mask, correction](const auto& g, const auto& xs, const auto& y) {
-          const Tensor<bool, CPU> zero = y == T(0);  // Note [Reduction backward]
-          const Tensor<T, CPU> gv = where(zero, T(0), g / (y * T(2)));
-          return detail::var_backward(gv, xs, mask, correction);
-        });
-    return out;
-  }
-  return Tensor<T, CPU>(sqrt(detail::var_impl(e, dims, correction, keepdim)));
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "std");
+  return detail::reduce_recorded(
+      e, "StdBackward",
+      [&](const auto& a) {
+        Tensor<T, CPU> v = detail::var_impl(a, dims, correction, keepdim);
+        v.copy_(sqrt(v));  // in place: no second buffer
+        return v;
+      },
+      [mask, correction](const auto& g, const auto& xs, const auto& y) {
+        const Tensor<bool, CPU> zero = y == T(0);  // Note [Reduction backward]
+        const Tensor<T, CPU> gv = where(zero, T(0), g / (y * T(2)));
+        return detail::var_backward(gv, xs, mask, correction);
+      });
 }
 
 /// log(sum(exp(e))) over `dims`, stable for large inputs, in one pass over memory
@@ -420,21 +408,15 @@ auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
   using A = expr::op::LseAcc<opmath_t<T>>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "logsumexp");
   const auto fin = [](A a, int64_t) { return static_cast<T>(math::log(a.s) + a.m); };
-  if (autograd::expr_needs_grad(e)) {
-    const Tensor<T, CPU> x = eval(e);
-    Tensor<T, CPU> out;
-    {
-      AutoGradMode off(false);
-      out = detail::reduce<expr::op::LogSumExpReduce, A, T>(x, mask, keepdim, fin);
-    }
-    detail::record_reduction("LogsumexpBackward", out, x,
-                             [mask](const auto& g, const auto& xs, const auto& y) {
-                               const Shape keep = detail::reduced_shape(xs.shape(), mask, true);
-                               return Tensor<T, CPU>(g.reshape(keep) * exp(xs - y.reshape(keep)));
-                             });
-    return out;
-  }
-  return detail::reduce<expr::op::LogSumExpReduce, A, T>(e, mask, keepdim, fin);
+  return detail::reduce_recorded(
+      e, "LogsumexpBackward",
+      [&](const auto& a) {
+        return detail::reduce<expr::op::LogSumExpReduce, A, T>(a, mask, keepdim, fin);
+      },
+      [mask](const auto& g, const auto& xs, const auto& y) {
+        const Shape keep = detail::reduced_shape(xs.shape(), mask, true);
+        return Tensor<T, CPU>(g.reshape(keep) * exp(xs - y.reshape(keep)));
+      });
 }
 template <expr::Expr E>
 auto logsumexp(const E& e, int64_t dim, bool keepdim = false) {
@@ -462,22 +444,12 @@ auto norm_impl(const E& e, double p, const Dims& dims, bool keepdim) {
 template <expr::Expr E>
 auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = false) {
   detail::require_floating<E>("norm");
-  using T = expr::value_t<E>;
-  if (autograd::expr_needs_grad(e)) {
-    const Tensor<T, CPU> x = eval(e);
-    Tensor<T, CPU> out;
-    {
-      AutoGradMode off(false);
-      out = detail::norm_impl(x, p, dims, keepdim);
-    }
-    const uint32_t mask = detail::reduce_mask(dims, x.dim(), "norm");
-    detail::record_reduction("NormBackward", out, x,
-                             [mask, p](const auto& g, const auto& xs, const auto& y) {
-                               return detail::norm_backward(g, xs, y, p, mask);
-                             });
-    return out;
-  }
-  return detail::norm_impl(e, p, dims, keepdim);
+  const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "norm");
+  return detail::reduce_recorded(
+      e, "NormBackward", [&](const auto& a) { return detail::norm_impl(a, p, dims, keepdim); },
+      [mask, p](const auto& g, const auto& xs, const auto& y) {
+        return detail::norm_backward(g, xs, y, p, mask);
+      });
 }
 
 // ---- backward formulas (Note [Reduction backward]) ---------------------------------------------
