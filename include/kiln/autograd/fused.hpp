@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// One node per materialised expression, with a fused backward (Note [Fused backward]).
-// Included at the end of tensor.hpp, after record.hpp and lazy.hpp.
+// One node per materialised expression, with a fused backward (Note [Fused backward]):
+// the per-expression node kept for the expressions a backward program cannot hold
+// (program.hpp). Included at the end of tensor.hpp, after record.hpp and lazy.hpp.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kiln/autograd/program.hpp"
 #include "kiln/core/parallel.hpp"
 #include "kiln/expr/eval_cpu.hpp"
 #include "kiln/expr/node.hpp"
@@ -18,6 +20,9 @@
 namespace kiln::autograd {
 
 // Note [Fused backward]
+// Most expressions are recorded as programs (Note [Backward programs]); this node is
+// compiled for one expression type and serves the rest (a cast between floating dtypes
+// inside the tree, a functor that program_ops.hpp does not list).
 // `y = a*b + c*d - sin(e)` is evaluated in one pass and recorded as ONE node holding the
 // expression (its leaves are the saved tensors). Its backward is one pass too: for each
 // element, a forward sweep recomputes every interior value into a record (plain values
@@ -44,26 +49,12 @@ namespace detail {
 // nobody reads is not loaded at all (the backward of `a + b` reads neither a nor b).
 // Without this, `a*b + c*d - sin(e)` paid a vector sinf per element for nothing: the
 // compiler cannot drop the call once the record holding its result lives in memory.
-template <class Op>
-constexpr bool grad_reads_output() {
-  if constexpr (requires { Op::grad_reads_output; })
-    return Op::grad_reads_output;
-  else
-    return true;
-}
-template <class Op>
-constexpr bool grad_reads_inputs() {
-  if constexpr (requires { Op::grad_reads_inputs; })
-    return Op::grad_reads_inputs;
-  else
-    return true;
-}
 /// Whether a node whose parent needs its value (`need`) computes it, and whether it then
 /// needs its operands' values.
 template <class Op, bool Need>
-inline constexpr bool computes_value_v = Need || grad_reads_output<Op>();
+inline constexpr bool computes_value_v = Need || op_grad_reads_output<Op>();
 template <class Op, bool Need>
-inline constexpr bool operands_needed_v = computes_value_v<Op, Need> || grad_reads_inputs<Op>();
+inline constexpr bool operands_needed_v = computes_value_v<Op, Need> || op_grad_reads_inputs<Op>();
 
 template <class V>
 struct RecL {
@@ -690,14 +681,20 @@ bool expr_needs_grad(const E& e) {
 
 template <class T, class D, class E>
 void record_fused(Tensor<T, D>& out, const E& e) {
-  set_history(out, std::make_shared<FusedNode<E>>(e, nullptr));
+  if constexpr (detail::programmable_v<E>)
+    detail::record_program(out, e, nullptr, {}, 1.0, false);
+  else
+    set_history(out, std::make_shared<FusedNode<E>>(e, nullptr));
 }
 
 /// Records `out = sum(e, dims)` (scale 1) or mean (scale 1/n) as a fused node.
 template <class T, class D, class E>
 void record_fused_reduction(Tensor<T, D>& out, const E& e, Shape keep_shape, double scale,
                             const char* name) {
-  set_history(out, std::make_shared<FusedNode<E>>(e, name, std::move(keep_shape), scale, true));
+  if constexpr (detail::programmable_v<E>)
+    detail::record_program(out, e, name, std::move(keep_shape), scale, true);
+  else
+    set_history(out, std::make_shared<FusedNode<E>>(e, name, std::move(keep_shape), scale, true));
 }
 
 }  // namespace kiln::autograd

@@ -87,21 +87,35 @@ inline Dims mask_dims(uint32_t mask, int ndim) {
   return d;
 }
 
-/// Records `out`, a reduction of x, with the gradient bwd(g, x, y) (Note [Reduction backward]).
-template <class T, class B>
-void record_reduction(const char* name, Tensor<T, CPU>& out, const Tensor<T, CPU>& x, B bwd) {
-  autograd::record_with_output(
-      name, out, autograd::collect_edges(x),
-      [sx = autograd::save(x), bwd](std::vector<AnyTensor>& g, const Tensor<T, CPU>& y) {
-        return autograd::grads(bwd(g[0].as<T, CPU>(), sx.unpack(), y));
-      });
-}
+/// Which reduction a recorded node differentiates, and its parameters. The backward
+/// formulas (Note [Reduction backward]) and the node are compiled once per dtype in
+/// src/reduce_backward.cpp: a closure per call site cost every user file a node class.
+struct ReductionGrad {
+  enum class Kind : uint8_t { prod, extremum, var, std, logsumexp, norm };
+  Kind kind;
+  uint32_t mask;
+  int64_t correction = 0;  // var, std
+  double p = 0;            // norm
+};
 
-/// forward(e), recorded as `name` with the gradient bwd(g, x, y) when a leaf of e requires
-/// grad: e is then materialised as x first, and forward(x) runs with grad mode off.
-/// forward is called with either e or x, so it takes `const auto&`.
-template <expr::Expr E, class F, class B>
-auto reduce_recorded(const E& e, const char* name, F forward, B bwd) {
+/// Records `out`, a reduction of x, as `name` with the gradient `grad` describes.
+template <class T>
+void record_reduction(const char* name, Tensor<T, CPU>& out, const Tensor<T, CPU>& x,
+                      const ReductionGrad& grad);
+#define KILN_REDUCTION_EXTERN(T)                                                                \
+  extern template void record_reduction<T>(const char*, Tensor<T, CPU>&, const Tensor<T, CPU>&, \
+                                           const ReductionGrad&);
+KILN_REDUCTION_EXTERN(float)
+KILN_REDUCTION_EXTERN(double)
+KILN_REDUCTION_EXTERN(half)
+KILN_REDUCTION_EXTERN(bfloat16)
+#undef KILN_REDUCTION_EXTERN
+
+/// forward(e), recorded as `name` with the gradient `grad` describes when a leaf of e
+/// requires grad: e is then materialised as x first, and forward(x) runs with grad mode
+/// off. forward is called with either e or x, so it takes `const auto&`.
+template <expr::Expr E, class F>
+auto reduce_recorded(const E& e, const char* name, F forward, const ReductionGrad& grad) {
   using T = expr::value_t<E>;
   if constexpr (is_floating_v<T>) {
     if (autograd::expr_needs_grad(e)) {
@@ -111,25 +125,13 @@ auto reduce_recorded(const E& e, const char* name, F forward, B bwd) {
         AutoGradMode off(false);
         out = forward(x);
       }
-      record_reduction(name, out, x, bwd);
+      record_reduction(name, out, x, grad);
       return out;
     }
   }
   return forward(e);
 }
 
-template <class T>
-Tensor<T, CPU> prod_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
-                             const Tensor<T, CPU>& y, uint32_t mask);
-template <class T>
-Tensor<T, CPU> extremum_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
-                                 const Tensor<T, CPU>& y, uint32_t mask);
-template <class T>
-Tensor<T, CPU> var_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x, uint32_t mask,
-                            int64_t correction);
-template <class T>
-Tensor<T, CPU> norm_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
-                             const Tensor<T, CPU>& y, double p, uint32_t mask);
 }  // namespace detail
 
 // ---- sum / mean / prod -------------------------------------------------------------------------
@@ -192,9 +194,7 @@ auto prod(const E& e, const Dims& dims, bool keepdim = false) {
       [&](const auto& a) {
         return detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(a, mask, keepdim, fin);
       },
-      [mask](const auto& g, const auto& xs, const auto& y) {
-        return detail::prod_backward(g, xs, y, mask);
-      });
+      detail::ReductionGrad{detail::ReductionGrad::Kind::prod, mask});
 }
 template <expr::Expr E>
 auto prod(const E& e, int64_t dim, bool keepdim = false) {
@@ -228,9 +228,7 @@ auto extremum_recorded(const E& e, const Dims& dims, bool keepdim, const char* o
   const uint32_t mask = reduce_mask(dims, e.shape().size(), op);
   return reduce_recorded(
       e, node, [&](const auto& a) { return extremum<RF>(a, dims, keepdim, op); },
-      [mask](const auto& g, const auto& xs, const auto& y) {
-        return extremum_backward(g, xs, y, mask);
-      });
+      ReductionGrad{ReductionGrad::Kind::extremum, mask});
 }
 }  // namespace detail
 
@@ -375,9 +373,7 @@ auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim
   return detail::reduce_recorded(
       e, "VarBackward",
       [&](const auto& a) { return detail::var_impl(a, dims, correction, keepdim); },
-      [mask, correction](const auto& g, const auto& xs, const auto&) {
-        return detail::var_backward(g, xs, mask, correction);
-      });
+      detail::ReductionGrad{detail::ReductionGrad::Kind::var, mask, correction});
 }
 /// Standard deviation: sqrt(var(e, dims, correction)). Where it is 0 the gradient is 0.
 template <expr::Expr E>
@@ -392,11 +388,7 @@ auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim
         v.copy_(sqrt(v));  // in place: no second buffer
         return v;
       },
-      [mask, correction](const auto& g, const auto& xs, const auto& y) {
-        const Tensor<bool, CPU> zero = y == T(0);  // Note [Reduction backward]
-        const Tensor<T, CPU> gv = where(zero, T(0), g / (y * T(2)));
-        return detail::var_backward(gv, xs, mask, correction);
-      });
+      detail::ReductionGrad{detail::ReductionGrad::Kind::std, mask, correction});
 }
 
 /// log(sum(exp(e))) over `dims`, stable for large inputs, in one pass over memory
@@ -413,10 +405,7 @@ auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
       [&](const auto& a) {
         return detail::reduce<expr::op::LogSumExpReduce, A, T>(a, mask, keepdim, fin);
       },
-      [mask](const auto& g, const auto& xs, const auto& y) {
-        const Shape keep = detail::reduced_shape(xs.shape(), mask, true);
-        return Tensor<T, CPU>(g.reshape(keep) * exp(xs - y.reshape(keep)));
-      });
+      detail::ReductionGrad{detail::ReductionGrad::Kind::logsumexp, mask});
 }
 template <expr::Expr E>
 auto logsumexp(const E& e, int64_t dim, bool keepdim = false) {
@@ -447,101 +436,7 @@ auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = fals
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "norm");
   return detail::reduce_recorded(
       e, "NormBackward", [&](const auto& a) { return detail::norm_impl(a, p, dims, keepdim); },
-      [mask, p](const auto& g, const auto& xs, const auto& y) {
-        return detail::norm_backward(g, xs, y, p, mask);
-      });
+      detail::ReductionGrad{detail::ReductionGrad::Kind::norm, mask, 0, p});
 }
-
-// ---- backward formulas (Note [Reduction backward]) ---------------------------------------------
-namespace detail {
-// d prod / d x_i = product of the others. Without zeros that is y / x_i. With zeros and
-// no create_graph, the product p of the non-zero elements gives it: p / x_i in a slice
-// without zeros, p at the only zero of a slice with one, 0 elsewhere. With create_graph
-// (where that formula's second derivative would be wrong) each element's product of the
-// others is an explicit prod over its slice with the element set to 1, O(n^2) per slice.
-template <class T>
-Tensor<T, CPU> prod_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
-                             const Tensor<T, CPU>& y, uint32_t mask) {
-  const Shape& in = x.shape();
-  const int nd = in.size();
-  const Shape keep = reduced_shape(in, mask, true);
-  const Tensor<T, CPU> gk = g.reshape(keep);
-  bool has_zero;
-  {
-    AutoGradMode off(false);
-    has_zero = x.numel() > 0 && any(x == T(0)).item();
-  }
-  if (!has_zero) return Tensor<T, CPU>(gk * (y.reshape(keep) / x));
-  const Dims dims = mask_dims(mask, nd);
-  if (!autograd::GradMode::is_enabled()) {
-    const Tensor<bool, CPU> z = x == T(0);
-    const Tensor<int64_t, CPU> nz = sum(z, dims, true);
-    const Tensor<T, CPU> p = prod(where(z, T(1), x), dims, true);
-    return Tensor<T, CPU>(gk *
-                          where(nz == int64_t(0), p / x, where(z && nz == int64_t(1), p, T(0))));
-  }
-  // x as rows [r, n] (kept dims first), each repeated n times with the diagonal set to 1.
-  Dims perm, inv(nd);
-  Shape pshape;
-  int64_t r = 1, n = 1;
-  for (int pass = 0; pass < 2; ++pass)
-    for (int d = 0; d < nd; ++d)
-      if (static_cast<int>(mask >> d & 1u) == pass) {
-        inv[d] = perm.size();
-        perm.push_back(d);
-        pshape.push_back(in[d]);
-        (pass ? n : r) *= in[d];
-      }
-  Tensor<bool, CPU> eye({n, n});
-  for (int64_t i = 0; i < n * n; ++i) eye.data()[i] = i % (n + 1) == 0;
-  const Tensor<T, CPU> rows = x.permute(perm).reshape({r, 1, n}).expand({r, n, n});
-  const Tensor<T, CPU> others = prod(where(eye, T(1), rows), Dims{2});
-  return Tensor<T, CPU>(gk * others.reshape(pshape).permute(inv));
-}
-
-// amax/amin: g / (number of ties) at each element equal to the extremum.
-template <class T>
-Tensor<T, CPU> extremum_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
-                                 const Tensor<T, CPU>& y, uint32_t mask) {
-  const Shape keep = reduced_shape(x.shape(), mask, true);
-  Tensor<T, CPU> w;
-  {
-    AutoGradMode off(false);
-    const Tensor<T, CPU> hit = cast<T>(x == y.reshape(keep));
-    w = hit / sum(hit, mask_dims(mask, x.dim()), true);
-  }
-  return Tensor<T, CPU>(g.reshape(keep) * w);
-}
-
-// var: g * 2 (x - mean(x)) / (n - correction).
-template <class T>
-Tensor<T, CPU> var_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x, uint32_t mask,
-                            int64_t correction) {
-  const Shape keep = reduced_shape(x.shape(), mask, true);
-  const int64_t n = reduced_count(x.shape(), mask);
-  const double c = 2.0 / static_cast<double>(std::max<int64_t>(n - correction, 0));
-  const Tensor<T, CPU> m = mean(x, mask_dims(mask, x.dim()), true);
-  return Tensor<T, CPU>(g.reshape(keep) * (x - m) * T(c));
-}
-
-template <class T>
-Tensor<T, CPU> norm_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x,
-                             const Tensor<T, CPU>& y, double p, uint32_t mask) {
-  const Shape keep = reduced_shape(x.shape(), mask, true);
-  const Tensor<T, CPU> gk = g.reshape(keep), yk = y.reshape(keep);
-  if (p == 0.0) return {};
-  if (p == 1.0) return Tensor<T, CPU>(gk * sign(x));
-  // Comparison masks are evaluated first (Note [Reduction backward]).
-  const Tensor<bool, CPU> zero = yk == T(0);
-  if (p == 2.0) return Tensor<T, CPU>(gk * x / where(zero, T(1), yk));
-  if (std::isinf(p))
-    return Tensor<T, CPU>(sign(x) * extremum_backward(g, Tensor<T, CPU>(abs(x)), y, mask));
-  // |x|^(p-1) sign(x) / y^(p-1); for p < 1 the gradient at x = 0 is taken as 0.
-  const Tensor<T, CPU> scaled = Tensor<T, CPU>(sign(x) * pow(abs(x), p - 1));
-  const Tensor<T, CPU> s =
-      p < 1 ? Tensor<T, CPU>(where(Tensor<bool, CPU>(x == T(0)), T(0), scaled)) : scaled;
-  return Tensor<T, CPU>(gk * s / where(zero, T(1), pow(yk, p - 1)));
-}
-}  // namespace detail
 
 }  // namespace kiln
