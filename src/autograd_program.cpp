@@ -162,9 +162,13 @@ class ProgramNode final : public Node {
 
  private:
   struct Flags {
-    std::vector<char> grad;   // a leaf that requires grad lies below (through gradients)
-    std::vector<char> reach;  // the instruction's gradient is computed in this backward
-    std::vector<char> val;    // its value is computed
+    explicit Flags(int n) : bits(static_cast<size_t>(4 * n), 0) {}
+    Flags(Flags&&) = default;  // the views below point into bits' buffer, which moves
+    std::vector<char> bits;
+    char* grad = bits.data();              // a leaf that requires grad lies below it
+    char* reach = grad + bits.size() / 4;  // its gradient is computed in this backward
+    char* val = reach + bits.size() / 4;   // its value is computed
+    char* need = val + bits.size() / 4;    // a parent reads its value
   };
 
   // Which gradients and values the backward needs (Note [Values the backward reads]).
@@ -172,7 +176,7 @@ class ProgramNode final : public Node {
   // gradient exactly when a leaf that requires grad lies below it through such ops.
   Flags flags() const {
     const int n = static_cast<int>(code_.size());
-    Flags f{std::vector<char>(n, 0), std::vector<char>(n, 0), std::vector<char>(n, 0)};
+    Flags f(n);
     for (int i = 0; i < n; ++i) {
       const Instr& in = code_[i];
       switch (in.op) {
@@ -196,7 +200,7 @@ class ProgramNode final : public Node {
       if (in.a >= 0) f.reach[in.a] = f.grad[in.a];
       if (in.b >= 0) f.reach[in.b] = f.grad[in.b];
     }
-    std::vector<char> need(n, 0);  // a parent reads the value
+    char* need = f.need;
     for (int i = n - 1; i >= 0; --i) {
       const Instr& in = code_[i];
       if (in.op == Opc::leaf || in.op == Opc::constant || in.op == Opc::scalar) {
@@ -209,7 +213,7 @@ class ProgramNode final : public Node {
         continue;
       }
       const OpInfo info = op_info(in.op);
-      const bool deriv = f.grad[i];
+      const bool deriv = f.reach[i];
       f.val[i] = need[i] || (deriv && info.reads_output);
       const bool operands = f.val[i] || (deriv && info.reads_inputs);
       if (in.a >= 0) need[in.a] = need[in.a] || operands;
@@ -596,13 +600,25 @@ int ProgramBuilder<T>::leaf(const Tensor<T, CPU>& t) {
       edges_.push_back(gradient_edge(t));
     }
   }
-  Instr in;
-  in.op = Opc::leaf;
-  in.input = static_cast<int32_t>(inputs_.size());
   // The tensor itself, not a detached alias: under create_graph the backward's ops must
   // record edges to it (as an expression node holds its leaves; inputs make no cycle).
-  inputs_.push_back(t);
-  versions_.push_back(t.storage().version());
+  return input(Opc::leaf, t, t.storage().version(), slot, nullptr);
+}
+
+template <class T>
+int ProgramBuilder<T>::constant(Tensor<T, CPU> t, void (*name)(std::string&)) {
+  return input(Opc::constant, std::move(t), ProgramNode<T>::kConstant, -1, name);
+}
+
+template <class T>
+int ProgramBuilder<T>::input(Opc opc, Tensor<T, CPU> t, uint64_t version, int slot,
+                             void (*name)(std::string&)) {
+  Instr in;
+  in.op = opc;
+  in.input = static_cast<int32_t>(inputs_.size());
+  in.name = name;
+  inputs_.push_back(std::move(t));
+  versions_.push_back(version);
   input_slot_.push_back(slot);
   code_.push_back(in);
   return static_cast<int>(code_.size()) - 1;
@@ -610,33 +626,14 @@ int ProgramBuilder<T>::leaf(const Tensor<T, CPU>& t) {
 
 template <class T>
 int ProgramBuilder<T>::scalar(double v) {
-  Instr in;
-  in.op = Opc::scalar;
-  in.scalar = v;
-  code_.push_back(in);
-  return static_cast<int>(code_.size()) - 1;
-}
-
-template <class T>
-int ProgramBuilder<T>::constant(Tensor<T, CPU> t, void (*name)(std::string&)) {
-  Instr in;
-  in.op = Opc::constant;
-  in.input = static_cast<int32_t>(inputs_.size());
-  in.name = name;
-  inputs_.push_back(std::move(t));
-  versions_.push_back(ProgramNode<T>::kConstant);
-  input_slot_.push_back(-1);
-  code_.push_back(in);
-  return static_cast<int>(code_.size()) - 1;
+  const int i = op(Opc::scalar, nullptr, 0, -1);
+  code_[i].scalar = v;
+  return i;
 }
 
 template <class T>
 int ProgramBuilder<T>::identity(int a) {
-  Instr in;
-  in.op = Opc::identity;
-  in.a = a;
-  code_.push_back(in);
-  return static_cast<int>(code_.size()) - 1;
+  return op(Opc::identity, nullptr, 0, a);
 }
 
 template <class T>

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The body of program_kernel_{default,avx2,avx512}.cpp (include one of those, not this).
 // The inner loops of a backward program (Note [Backward programs]): one tile of values and
-// gradients, all in L1, computed instruction by instruction with the functors' own SIMD
-// code. Built once per instruction set (KILN_KERNEL_NS names it; see CMakeLists.txt) and
+// gradients, computed instruction by instruction with the functors' own SIMD code. Built once per instruction set (KILN_KERNEL_NS names it; see CMakeLists.txt) and
 // picked at run time, since the library itself is built for the baseline ISA.
 //
 // Only code on packets may live here. A scalar inline function compiled with AVX-512 in
 // this file could be the copy the linker keeps for the whole program; packet types carry
-// their width in their mangled names, so those instantiations never collide.
+// their width in their mangled names, so those instantiations are only shared with code
+// of the same width (optimised builds inline them all; the kernel_objects test checks).
+// The one caveat: in an unoptimised build, a user file compiled for AVX without AVX2
+// shares 32-byte packet code with the AVX2+FMA kernels.
 #pragma once
 
 #include "kiln/autograd/program_ops.hpp"

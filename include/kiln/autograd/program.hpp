@@ -66,6 +66,8 @@ class ProgramBuilder {
               double scale, bool reduction);
 
  private:
+  int input(Opc opc, Tensor<T, CPU> t, uint64_t version, int slot, void (*name)(std::string&));
+
   std::vector<Instr> code_;
   std::vector<Tensor<T, CPU>> inputs_;
   std::vector<uint64_t> versions_;
