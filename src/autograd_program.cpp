@@ -53,7 +53,8 @@ std::vector<KernelSet> available_kernels() {
     v.push_back(KILN_KERNEL_SET(kernel_avx2, "avx2"));
 #endif
 #if KILN_PROGRAM_AVX512
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
     v.push_back(KILN_KERNEL_SET(kernel_avx512, "avx512"));
 #endif
   return v;
@@ -328,19 +329,22 @@ class ProgramNode final : public Node {
     parallel_for(total, kParallelGrain / 4, 64, [&](int64_t b, int64_t end) {
       C* mem = scratch(static_cast<size_t>(2 * n) * static_cast<size_t>(tile_len));
       std::vector<C*> ptrs(static_cast<size_t>(4 * n));
+      // own_*: each instruction's scratch (after the aliasing below); val/adj: what this
+      // tile uses, which may point into the tensors instead (Note [Tiles in place]).
       C** own_val = ptrs.data();
       C** own_adj = own_val + n;
       C** val = own_adj + n;
       C** adj = val + n;
       for (int i = 0; i < n; ++i) {
-        own_val[i] = val[i] = mem + static_cast<size_t>(i) * tile_len;
-        own_adj[i] = adj[i] = mem + static_cast<size_t>(n + i) * tile_len;
+        own_val[i] = mem + static_cast<size_t>(i) * tile_len;
+        own_adj[i] = mem + static_cast<size_t>(n + i) * tile_len;
       }
       // A same-dtype cast shares its operand's value and passes its gradient through.
       for (int i = 0; i < n; ++i)
-        if (code_[i].op == Opc::identity) val[i] = val[code_[i].a];
+        if (code_[i].op == Opc::identity) own_val[i] = own_val[code_[i].a];
       for (int i = n - 1; i >= 0; --i)
-        if (code_[i].op == Opc::identity) adj[code_[i].a] = adj[i];
+        if (code_[i].op == Opc::identity) own_adj[code_[i].a] = own_adj[i];
+      std::copy(own_val, own_val + 2 * n, val);
 
       int64_t coords[kMaxDims] = {};
       int64_t row = b / inner, j0 = b % inner;

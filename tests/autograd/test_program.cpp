@@ -52,9 +52,13 @@ void check_close(const std::vector<double>& got, const std::vector<double>& want
 }
 
 TEST_CASE("the fused chain over several tiles and threads, on every kernel", "[autograd]") {
-  // y = a*b + c*d - sin(e) with a transposed, c broadcast along rows and d along columns;
-  // 37 x 700 crosses tile (256) and row boundaries and is split between threads.
-  const int64_t R = 37, C = 700;
+  // y = a*b + c*d - sin(e) with a transposed, c broadcast along rows and d along columns.
+  // 37 x 700 has rows that end in partial tiles (copied through scratch); 3 x 32768 has
+  // whole tiles of 16K, which use the contiguous leaves and gradients in place.
+  const auto shape =
+      GENERATE(std::pair<int64_t, int64_t>{37, 700}, std::pair<int64_t, int64_t>{3, 32768});
+  const int64_t R = shape.first, C = shape.second;
+  INFO("shape " << R << " x " << C);
   for_each_kernel([&] {
     const Tensor<double> abuf = pattern<double>({C, R}, 0.1);
     Tensor<double> a = abuf.t();
@@ -154,8 +158,13 @@ TEST_CASE("every program op's derivative on every kernel", "[autograd]") {
 }
 
 TEST_CASE("programs in float and half, a leaf used twice, sum and mean", "[autograd]") {
+  // 5 x 333: partial tiles; 4 x 1024: whole tiles used in place.
+  const auto shape =
+      GENERATE(std::pair<int64_t, int64_t>{5, 333}, std::pair<int64_t, int64_t>{4, 1024});
+  const int64_t R = shape.first, C = shape.second;
+  INFO("shape " << R << " x " << C);
   for_each_kernel([&] {
-    Tensor<float> x = pattern<float>({5, 333}, 0.7).requires_grad_();
+    Tensor<float> x = pattern<float>({R, C}, 0.7).requires_grad_();
     // x appears three times; the mean's 1/n reaches every element.
     k::mean(x * x + k::tanh(x) * x).backward();
     const Tensor<float> xv = x.detach();
@@ -249,6 +258,26 @@ TEST_CASE("comparisons and logical ops run inside programs", "[autograd]") {
     w.push_back(v > 0 ? 6 * v : 2.0);
   }
   check_close(vals(x.grad()), w, 1e-10);
+}
+
+TEST_CASE("a same-dtype cast inside a program passes gradients through", "[autograd]") {
+  // kiln::cast<T> of a T expression returns it unchanged; a CastNode built by hand is the
+  // program's identity instruction, which shares its operand's buffers.
+  for (const int64_t n : {300, 1024}) {
+    Tensor<float> x = pattern<float>({n}, 1.1).requires_grad_();
+    Tensor<float> w = pattern<float>({n}, 1.2).requires_grad_();
+    using Cast = k::expr::CastNode<float, Tensor<float>>;
+    Tensor<float> y = Cast(x) * w + Cast(w);
+    CHECK(y.grad_fn()->name() == "FusedBackward[add(mul(to_float32(x), x), to_float32(x))]");
+    k::sum(y).backward();
+    std::vector<double> gx, gw;
+    for (int64_t i = 0; i < n; ++i) {
+      gx.push_back(static_cast<double>(w.detach().data()[i]));
+      gw.push_back(static_cast<double>(x.detach().data()[i]) + 1.0);
+    }
+    check_close(vals(x.grad()), gx, 1e-6);
+    check_close(vals(w.grad()), gw, 1e-6);
+  }
 }
 
 TEST_CASE("expressions a program cannot hold keep a node of their own type", "[autograd]") {

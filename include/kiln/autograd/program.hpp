@@ -21,11 +21,11 @@ namespace kiln::autograd {
 // create_graph walks (compile time grew 2.6x). So recording flattens the tree into a
 // program: one instruction per functor (its opcode and state), per leaf, per scalar, in
 // postorder; the node runs that program with code compiled once per dtype in the
-// library (src/autograd_program.cpp). The backward walks the output in tiles of a few
-// hundred elements: it loads the leaves a derivative reads and the incoming gradient,
-// runs the functors' forward and derivatives instruction by instruction on packets in
-// L1 (src/kernels/program_kernel.cpp, one build per ISA), and writes each input's
-// gradient once. With create_graph the same program runs on recorded tensor ops instead
+// library (src/autograd_program.cpp). The backward walks the output in tiles of up to
+// 16K elements: it runs the functors' forward (the values a derivative reads) and their
+// derivatives instruction by instruction on packets (src/kernels/program_kernel.hpp,
+// one build per ISA), reading each leaf and the incoming gradient once and writing each
+// input's gradient once. With create_graph the same program runs on recorded tensor ops instead
 // (Note [Lazy values]), so higher derivatives come from the same functors.
 //
 // What a program holds besides functors: subtrees that carry no gradient and are not of
