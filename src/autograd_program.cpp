@@ -3,6 +3,7 @@
 // builder, the node, the tiled driver that feeds the per-ISA kernels, and the create_graph
 // interpreter on recorded ops. Compiled once for the CPU floating dtypes.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -61,14 +62,19 @@ std::vector<KernelSet> available_kernels() {
 }
 #undef KILN_KERNEL_SET
 
+const std::vector<KernelSet>& kernels() {
+  static const std::vector<KernelSet> all = available_kernels();
+  return all;
+}
+
 // The widest set this CPU runs, or the one KILN_CPU_CAPABILITY names (default, avx2,
-// avx512), like ATen's ATEN_CPU_CAPABILITY.
-const KernelSet*& active_kernel() {
-  static const KernelSet* active = [] {
-    static const std::vector<KernelSet> all = available_kernels();
-    const KernelSet* pick = &all.back();
+// avx512), like ATen's ATEN_CPU_CAPABILITY. Atomic: set_program_kernel may switch it
+// while another thread runs a backward.
+std::atomic<const KernelSet*>& active_kernel() {
+  static std::atomic<const KernelSet*> active = [] {
+    const KernelSet* pick = &kernels().back();
     if (const char* want = std::getenv("KILN_CPU_CAPABILITY"))
-      for (const KernelSet& k : all)
+      for (const KernelSet& k : kernels())
         if (std::string_view(want) == k.name) pick = &k;
     return pick;
   }();
@@ -79,19 +85,21 @@ const KernelSet*& active_kernel() {
 
 std::vector<std::string> program_kernels() {
   std::vector<std::string> names;
-  for (const KernelSet& k : available_kernels()) names.emplace_back(k.name);
+  for (const KernelSet& k : kernels()) names.emplace_back(k.name);
   return names;
 }
-std::string program_kernel() { return active_kernel()->name; }
+std::string program_kernel() { return active_kernel().load()->name; }
 void set_program_kernel(const std::string& name) {
-  static const std::vector<KernelSet> all = available_kernels();
-  for (const KernelSet& k : all)
+  std::string names;
+  for (const KernelSet& k : kernels()) {
     if (name == k.name) {
-      active_kernel() = &k;
+      active_kernel().store(&k);
       return;
     }
+    names += names.empty() ? k.name : std::string(", ") + k.name;
+  }
   throw ValueError(kiln::detail::str_cat("[autograd] no backward kernel '", name,
-                                         "' on this CPU; available: ", all.size(), " sets"));
+                                         "' on this CPU; it has: ", names));
 }
 
 namespace {
@@ -99,9 +107,9 @@ namespace {
 template <class C>
 TileFn<C> tile_fn() {
   if constexpr (std::is_same_v<C, float>)
-    return active_kernel()->f32;
+    return active_kernel().load()->f32;
   else
-    return active_kernel()->f64;
+    return active_kernel().load()->f64;
 }
 
 // ---- the node ----------------------------------------------------------------------------------

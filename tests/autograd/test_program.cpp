@@ -294,6 +294,8 @@ TEST_CASE("expressions a program cannot hold keep a node of their own type", "[a
 
 TEST_CASE("set_program_kernel rejects a name this CPU has no kernel for", "[autograd]") {
   CHECK_THROWS_AS(ag::detail::set_program_kernel("sse9"), k::ValueError);
+  CHECK_THROWS_WITH(ag::detail::set_program_kernel("sse9"),
+                    Catch::Matchers::Contains("'sse9'") && Catch::Matchers::Contains("default"));
   CHECK(ag::detail::program_kernels().front() == "default");
 }
 
