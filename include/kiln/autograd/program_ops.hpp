@@ -16,12 +16,13 @@
 
 // Every differentiable same-dtype functor of kiln::expr::op. A functor missing here still
 // works: an expression that uses it falls back to a node compiled for its own type.
-#define KILN_PROGRAM_UNARY_OPS(X)                                                               \
-  X(Neg)                                                                                        \
-  X(Abs) X(Sign) X(Floor) X(Ceil) X(Round) X(Trunc) X(Square) X(Sqrt) X(Rsqrt) X(Reciprocal)    \
-      X(PowScalar) X(Exp) X(Exp2) X(Expm1) X(Log) X(Log2) X(Log1p) X(Sin) X(Cos) X(Tan) X(Asin) \
-          X(Acos) X(Atan) X(Sinh) X(Cosh) X(Tanh) X(Erf) X(Sigmoid) X(Relu) X(LeakyRelu) X(Elu) \
-              X(Gelu) X(GeluTanh) X(Silu) X(Softplus) X(Clamp)
+#define KILN_PROGRAM_UNARY_OPS(X)                                                                  \
+  X(Neg)                                                                                           \
+  X(Abs)                                                                                           \
+  X(Sign) X(Floor) X(Ceil) X(Round) X(Trunc) X(Square) X(Sqrt) X(Rsqrt) X(Reciprocal) X(PowScalar) \
+      X(Exp) X(Exp2) X(Expm1) X(Log) X(Log2) X(Log1p) X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) X(Atan) \
+          X(Sinh) X(Cosh) X(Tanh) X(Erf) X(Sigmoid) X(Relu) X(LeakyRelu) X(Elu) X(Gelu)            \
+              X(GeluTanh) X(Silu) X(Softplus) X(Clamp)
 #define KILN_PROGRAM_BINARY_OPS(X) \
   X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Atan2) X(Fmod) X(Maximum) X(Minimum)
 // Comparisons and logical ops, whose results (0 or 1 in the program's dtype) feed where's
@@ -68,8 +69,10 @@ inline constexpr bool program_op_v = opc_of_v<Op> != Opc::leaf;
 /// Bytes of functor state an instruction carries (PowScalar's exponent, Clamp's bounds).
 inline constexpr std::size_t kOpState = 16;
 
+// Always inlined: the per-ISA kernels call it, and an out-of-line copy compiled there
+// (an unoptimised build) could be the one the whole program links to.
 template <class Op>
-Op load_op(const unsigned char* state) {
+KILN_INLINE Op load_op(const unsigned char* state) {
   static_assert(std::is_trivially_copyable_v<Op> && sizeof(Op) <= kOpState);
   Op op;
   std::memcpy(static_cast<void*>(&op), state, sizeof(Op));
