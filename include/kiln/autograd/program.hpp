@@ -25,14 +25,16 @@ namespace kiln::autograd {
 // 16K elements: it runs the functors' forward (the values a derivative reads) and their
 // derivatives instruction by instruction on packets (src/kernels/program_kernel.hpp,
 // one build per ISA), reading each leaf and the incoming gradient once and writing each
-// input's gradient once. With create_graph the same program runs on recorded tensor ops instead
-// (Note [Lazy values]), so higher derivatives come from the same functors.
+// input's gradient once. With create_graph the same program runs on recorded tensor ops
+// instead (Note [Lazy values]), so higher derivatives come from the same functors.
 //
-// What a program holds besides functors: subtrees that carry no gradient and are not of
-// the output's dtype (where's condition, a cast from an integer tensor) are evaluated at
-// record time into a constant of the output dtype. An expression a program cannot express
-// (a cast between floating dtypes, a functor missing from program_ops.hpp) keeps the
-// node compiled for its type (FusedNode, fused.hpp).
+// Bool subtrees: comparisons of the output's dtype and logical ops on them run as mask
+// instructions (values 0 and 1), for where's condition or a cast of a mask. Any other
+// subtree that carries no gradient and has another dtype (a bool tensor as condition, a
+// cast from an integer tensor) is evaluated at record time into a constant of the output
+// dtype. An expression a program cannot express (a cast between floating dtypes, a
+// functor missing from program_ops.hpp) keeps the node compiled for its type (FusedNode,
+// fused.hpp).
 
 namespace detail {
 
