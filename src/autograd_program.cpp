@@ -472,7 +472,8 @@ class ProgramNode final : public Node {
     const int n = static_cast<int>(code_.size());
     std::vector<L> val(n), adj(n);
     std::vector<LazyMask<CPU>> mask(n);
-    // Mask instructions keep their mask and its 0/1 value (for a cast of it).
+    // Mask instructions keep their mask and its 0/1 value (the operand of a logical op or
+    // of a cast).
     auto set_mask = [&](int i, LazyMask<CPU> m) {
       val[i] = L{Tensor<T, CPU>(cast<T>(m.t))};
       mask[i] = std::move(m);
@@ -499,32 +500,20 @@ class ProgramNode final : public Node {
         case Opc::where:
           val[i] = L::lazy_select(as_mask(in.c), val[in.a], val[in.b]);
           break;
-        case Opc::LogicalNot:
-          set_mask(i, !as_mask(in.a));
-          break;
-        case Opc::LogicalAnd:
-          set_mask(i, as_mask(in.a) & as_mask(in.b));
-          break;
-        case Opc::LogicalOr:
-          set_mask(i, as_mask(in.a) | as_mask(in.b));
-          break;
-        case Opc::LogicalXor: {
-          const LazyMask<CPU> x = as_mask(in.a), y = as_mask(in.b);
-          set_mask(i, (x | y) & !(x & y));
-          break;
-        }
         default:
+          // Mask ops (comparisons, logical ops on 0/1 values) give a LazyMask.
           visit_op(
               in.op, in.state,
               [&](const auto& op) {
                 if constexpr (expr::is_differentiable_v<std::remove_cvref_t<decltype(op)>>)
                   val[i] = op(val[in.a]);
+                else
+                  set_mask(i, op(val[in.a]));
               },
               [&](const auto& op) {
-                using Op = std::remove_cvref_t<decltype(op)>;
-                if constexpr (expr::is_differentiable_v<Op>)
+                if constexpr (expr::is_differentiable_v<std::remove_cvref_t<decltype(op)>>)
                   val[i] = op(val[in.a], val[in.b]);
-                else if constexpr (opc_of_v<Op> <= Opc::Ge)  // a comparison (logical: above)
+                else
                   set_mask(i, op(val[in.a], val[in.b]));
               });
       }

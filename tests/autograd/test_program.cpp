@@ -258,6 +258,20 @@ TEST_CASE("comparisons and logical ops run inside programs", "[autograd]") {
     w.push_back(v > 0 ? 6 * v : 2.0);
   }
   check_close(vals(x.grad()), w, 1e-10);
+
+  // The same through logical ops, which create_graph runs as the functors on 0/1 values:
+  // (x > 0) xor not(x < 0.5) holds where exactly one of x > 0 and x >= 0.5 does.
+  Tensor<double> z = base.clone().requires_grad_();
+  const auto gz =
+      kiln_test::dgrad({k::sum(k::where(k::logical_xor(z > 0.0, !(z < 0.5)), z * z * z, z * z))},
+                       {z}, {}, true, true);
+  k::sum(gz[0]).backward();
+  std::vector<double> wz;
+  for (int64_t i = 0; i < 300; ++i) {
+    const double v = base.data()[i];
+    wz.push_back(v > 0 && v < 0.5 ? 6 * v : 2.0);
+  }
+  check_close(vals(z.grad()), wz, 1e-10);
 }
 
 TEST_CASE("a same-dtype cast inside a program passes gradients through", "[autograd]") {

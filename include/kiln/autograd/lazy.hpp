@@ -21,11 +21,13 @@ struct LazyMask {
   Tensor<bool, D> t;
   static LazyMask logical_and_(const LazyMask& a, const LazyMask& b);
   static LazyMask logical_or_(const LazyMask& a, const LazyMask& b);
+  static LazyMask logical_xor_(const LazyMask& a, const LazyMask& b);
   static LazyMask logical_not_(const LazyMask& a);
   friend LazyMask operator&(const LazyMask& a, const LazyMask& b) { return logical_and_(a, b); }
   friend LazyMask operator|(const LazyMask& a, const LazyMask& b) { return logical_or_(a, b); }
   friend LazyMask operator&&(const LazyMask& a, const LazyMask& b) { return logical_and_(a, b); }
   friend LazyMask operator||(const LazyMask& a, const LazyMask& b) { return logical_or_(a, b); }
+  friend LazyMask operator!=(const LazyMask& a, const LazyMask& b) { return logical_xor_(a, b); }
   friend LazyMask operator!(const LazyMask& a) { return logical_not_(a); }
 };
 

@@ -18,6 +18,10 @@ LazyMask<D> LazyMask<D>::logical_or_(const LazyMask& a, const LazyMask& b) {
   return {Tensor<bool, D>(logical_or(a.t, b.t))};
 }
 template <class D>
+LazyMask<D> LazyMask<D>::logical_xor_(const LazyMask& a, const LazyMask& b) {
+  return {Tensor<bool, D>(logical_xor(a.t, b.t))};
+}
+template <class D>
 LazyMask<D> LazyMask<D>::logical_not_(const LazyMask& a) {
   return {Tensor<bool, D>(logical_not(a.t))};
 }
