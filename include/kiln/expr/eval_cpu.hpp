@@ -132,9 +132,13 @@ void run_strided(T* out, const Strides& out_strides, const Layout& l, const E& e
   const auto plan = e.plan(l);
   const int64_t os = ost[nd - 1];
 
-  // Elements [j0, j1) of the row at `coords`.
-  auto segment = [&](auto& p, const int64_t* coords, int64_t j0, int64_t j1) {
-    p.set_row(coords);
+  // Elements [j0, j1) of the row at `coords`. Out of line: it holds the tree's math, and
+  // inlined into both of its call sites it doubled the machine code (and compile time) of
+  // every strided expression for no measurable gain on rows of any length.
+  auto segment = [&](auto& row_plan, const int64_t* coords, int64_t j0,
+                     int64_t j1) __attribute__((noinline)) {
+    row_plan.set_row(coords);
+    const auto p = row_plan;  // a local copy, so calls inside the loop force no reloads
     T* o = out;
     for (int k = 0; k + 1 < nd; ++k) o += coords[k] * ost[k];
 #if KILN_SIMD
@@ -143,13 +147,12 @@ void run_strided(T* out, const Strides& out_strides, const Layout& l, const E& e
       // scatters, so only one instantiation of the tree's math exists.
       constexpr int L = simd::lanes_v<T>;
       int64_t j = j0;
-      if (os == 1) {
-        for (; j + L <= j1; j += L) simd::storeu(o + j, p.template packet<true, true>(j, L));
-      } else {
-        for (; j + L <= j1; j += L) {
-          const auto v = p.template packet<true, true>(j, L);
+      for (; j + L <= j1; j += L) {
+        const auto v = p.template packet<true, true>(j, L);
+        if (os == 1)
+          simd::storeu(o + j, v);
+        else
           for (int k = 0; k < L; ++k) o[(j + k) * os] = v[k];
-        }
       }
       if (j < j1) {
         const int rem = static_cast<int>(j1 - j);
