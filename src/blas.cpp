@@ -14,6 +14,7 @@
 #include <string>
 #include <type_traits>
 
+#include "gemm_dnnl.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/core/parallel.hpp"
 
@@ -120,12 +121,27 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
                 int(ldb), beta, c, int(ldc));
     return;
   }
+  if (detail::matmul_primitive_pays(m, n, k) &&
+      detail::sgemm_matmul(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+    return;
   // dnnl_sgemm reads C when beta != 0 only, like BLAS.
   const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
                                       lda, b, ldb, beta, c, ldc);
   KILN_CHECK(st == dnnl_success, ValueError, "[gemm] oneDNN sgemm failed (status ", int(st),
              ") for m=", m, " n=", n, " k=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
 }
+
+namespace detail {
+bool sgemm_bias(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                int64_t lda, const float* b, int64_t ldb, const float* bias, float* c,
+                int64_t ldc) {
+  check_dims(m, n, k, lda, ldb, ldc, "gemm");
+  if (m == 0 || n == 0 || k == 0 || small_sgemm_to_openblas(m, n, k) ||
+      !matmul_primitive_pays(m, n, k))
+    return false;
+  return sgemm_matmul(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, bias);
+}
+}  // namespace detail
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 #include "kiln/kiln.hpp"
@@ -289,4 +290,68 @@ TEST_CASE("GEMM threads: kiln's thread count governs, nested calls stay correct"
   for (int64_t i = 0; i < 64; ++i)
     require_matrix(Tensor<float>(c2.select(0, i)), ref_mm(a.select(0, i), b.select(0, i)), 1e-5);
   REQUIRE(kiln::allclose(c1, c2, 0, 0));
+}
+
+// Products between 2^18 and 2^25 multiply-adds run on oneDNN's matmul primitive (cached
+// per shape), larger ones on dnnl_sgemm, smaller ones on OpenBLAS: each path, every
+// transpose, padded leading dimensions, alpha and beta, and a second call that reuses the
+// cached primitive.
+TEST_CASE("float GEMM on every backend path: transposes, leading dims, alpha, beta", "[matmul]") {
+  kiln::manual_seed(11);
+  const int64_t sizes[][3] = {{70, 50, 90}, {30, 20, 40}, {330, 330, 330}};
+  for (const auto& s : sizes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (float beta : {0.f, 1.f, 0.5f}) {
+          INFO("m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb
+                    << " beta=" << beta);
+          const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+          const Tensor<float> a = ints<float>({ta ? k : m, lda}),
+                              b = ints<float>({tb ? n : k, ldb});
+          Tensor<float> c0 = ints<float>({m, ldc});
+          if (beta == 0.f) c0.fill_(std::numeric_limits<float>::quiet_NaN());
+          for (int call = 0; call < 2; ++call) {
+            Tensor<float> c = c0.clone();
+            kiln::blas::gemm(ta, tb, m, n, k, 2.f, a.data(), lda, b.data(), ldb, beta, c.data(),
+                             ldc);
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < n; ++j) {
+                double want = 0;
+                for (int64_t p = 0; p < k; ++p)
+                  want += double(ta ? a(p, i) : a(i, p)) * double(tb ? b(j, p) : b(p, j));
+                want = 2 * want + (beta == 0.f ? 0.0 : double(beta) * double(c0(i, j)));
+                REQUIRE(double(c(i, j)) == want);  // small integers: every path is exact
+              }
+            // Padding past n is never written.
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = n; j < ldc; ++j)
+                REQUIRE((std::isnan(c0(i, j)) ? std::isnan(c(i, j)) : c(i, j) == c0(i, j)));
+          }
+        }
+  }
+}
+
+TEST_CASE("float linear adds its bias in the GEMM, strided bias included", "[matmul]") {
+  kiln::manual_seed(12);
+  // 120 rows x 50 outputs x 70 inputs: the matmul-primitive path with the bias in its
+  // epilogue; 4 x 3 x 5: the OpenBLAS path that preloads the bias.
+  for (auto [rows, out_f, in_f] : {std::tuple<int64_t, int64_t, int64_t>{120, 50, 70},
+                                   std::tuple<int64_t, int64_t, int64_t>{4, 3, 5}}) {
+    const Tensor<float> x = ints<float>({rows, in_f}), w = ints<float>({out_f, in_f});
+    const Tensor<float> bias_storage = ints<float>({2 * out_f});
+    const Tensor<float> bias = bias_storage.slice(0, 0, 2 * out_f, 2);  // stride 2
+    REQUIRE(bias.strides()[0] == 2);
+    for (const Tensor<float>& bv : {bias, bias.contiguous()}) {
+      const Tensor<float> y = kiln::linear(x, w, bv);
+      REQUIRE(y.shape() == Shape{rows, out_f});
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < out_f; ++j) {
+          double want = double(bv(j));
+          for (int64_t p = 0; p < in_f; ++p) want += double(x(i, p)) * double(w(j, p));
+          INFO("rows " << rows << " bias stride " << bv.strides()[0] << " at " << i << ", " << j);
+          REQUIRE(double(y(i, j)) == want);
+        }
+    }
+  }
 }
