@@ -111,6 +111,38 @@ KILN_REDUCTION_EXTERN(half)
 KILN_REDUCTION_EXTERN(bfloat16)
 #undef KILN_REDUCTION_EXTERN
 
+// Note [Compiled reductions of plain tensors]
+// Reducing a plain float or double tensor (not an expression) is the common case, and
+// each reduction's loops are a large instantiation (about 0.2 s of a user file's -O2
+// compile each). Those instances are compiled once in src/reduce_instances.cpp, and the
+// public functions below dispatch to them, so user files instantiate only reductions of
+// their own expressions. The library is built for the baseline ISA (16-byte packets on
+// x86-64), so a file built for wider vectors (-mavx2, -march=native) keeps instantiating
+// its own copies: they run its wider packets, which the compiled ones would not.
+#if KILN_SIMD && defined(__AVX__)
+inline constexpr bool kCompiledReductions = false;
+#else
+inline constexpr bool kCompiledReductions = true;
+#endif
+template <class E>
+inline constexpr bool precompiled_reduction_v = kCompiledReductions &&
+                                                (std::is_same_v<E, Tensor<float, CPU>> ||
+                                                 std::is_same_v<E, Tensor<double, CPU>>);
+
+#define KILN_COMPILED_REDUCTION(name, ...) \
+  template <class T>                       \
+  Tensor<T, CPU> name##_tensor(const Tensor<T, CPU>& e, __VA_ARGS__);
+KILN_COMPILED_REDUCTION(sum, const Dims& dims, bool keepdim)
+KILN_COMPILED_REDUCTION(mean, const Dims& dims, bool keepdim)
+KILN_COMPILED_REDUCTION(prod, const Dims& dims, bool keepdim)
+KILN_COMPILED_REDUCTION(amax, const Dims& dims, bool keepdim)
+KILN_COMPILED_REDUCTION(amin, const Dims& dims, bool keepdim)
+KILN_COMPILED_REDUCTION(var, const Dims& dims, int64_t correction, bool keepdim)
+KILN_COMPILED_REDUCTION(std, const Dims& dims, int64_t correction, bool keepdim)
+KILN_COMPILED_REDUCTION(logsumexp, const Dims& dims, bool keepdim)
+KILN_COMPILED_REDUCTION(norm, double p, const Dims& dims, bool keepdim)
+#undef KILN_COMPILED_REDUCTION
+
 /// forward(e), recorded as `name` with the gradient `grad` describes when a leaf of e
 /// requires grad: e is then materialised as x first, and forward(x) runs with grad mode
 /// off. forward is called with either e or x, so it takes `const auto&`.
@@ -135,9 +167,9 @@ auto reduce_recorded(const E& e, const char* name, F forward, const ReductionGra
 }  // namespace detail
 
 // ---- sum / mean / prod -------------------------------------------------------------------------
-/// Sum over `dims` (all dims when empty). Integer and bool inputs sum to int64, as in torch.
+namespace detail {
 template <expr::Expr E>
-auto sum(const E& e, const Dims& dims, bool keepdim = false) {
+auto sum_any(const E& e, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   using O = detail::sum_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "sum");
@@ -149,6 +181,15 @@ auto sum(const E& e, const Dims& dims, bool keepdim = false) {
                                        "SumBackward");
   return out;
 }
+}  // namespace detail
+/// Sum over `dims` (all dims when empty). Integer and bool inputs sum to int64, as in torch.
+template <expr::Expr E>
+auto sum(const E& e, const Dims& dims, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::sum_tensor(e, dims, keepdim);
+  else
+    return detail::sum_any(e, dims, keepdim);
+}
 template <expr::Expr E>
 auto sum(const E& e, int64_t dim, bool keepdim = false) {
   return sum(e, Dims{dim}, keepdim);
@@ -158,8 +199,9 @@ auto sum(const E& e) {
   return sum(e, Dims{}, false);
 }
 
+namespace detail {
 template <expr::Expr E>
-auto mean(const E& e, const Dims& dims, bool keepdim = false) {
+auto mean_any(const E& e, const Dims& dims, bool keepdim) {
   detail::require_floating<E>("mean");
   using T = expr::value_t<E>;
   using A = acc_t<T>;
@@ -172,6 +214,14 @@ auto mean(const E& e, const Dims& dims, bool keepdim = false) {
         1.0 / static_cast<double>(detail::reduced_count(e.shape(), mask)), "MeanBackward");
   return out;
 }
+}  // namespace detail
+template <expr::Expr E>
+auto mean(const E& e, const Dims& dims, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::mean_tensor(e, dims, keepdim);
+  else
+    return detail::mean_any(e, dims, keepdim);
+}
 template <expr::Expr E>
 auto mean(const E& e, int64_t dim, bool keepdim = false) {
   return mean(e, Dims{dim}, keepdim);
@@ -181,10 +231,9 @@ auto mean(const E& e) {
   return mean(e, Dims{}, false);
 }
 
-/// Product over `dims` (all dims when empty); integer and bool inputs give int64. The
-/// gradient of an element is the product of the others, also where the input has zeros.
+namespace detail {
 template <expr::Expr E>
-auto prod(const E& e, const Dims& dims, bool keepdim = false) {
+auto prod_any(const E& e, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   using O = detail::sum_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "prod");
@@ -195,6 +244,16 @@ auto prod(const E& e, const Dims& dims, bool keepdim = false) {
         return detail::reduce<expr::op::ProdReduce, acc_t<T>, O>(a, mask, keepdim, fin);
       },
       detail::ReductionGrad{detail::ReductionGrad::Kind::prod, mask});
+}
+}  // namespace detail
+/// Product over `dims` (all dims when empty); integer and bool inputs give int64. The
+/// gradient of an element is the product of the others, also where the input has zeros.
+template <expr::Expr E>
+auto prod(const E& e, const Dims& dims, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::prod_tensor(e, dims, keepdim);
+  else
+    return detail::prod_any(e, dims, keepdim);
 }
 template <expr::Expr E>
 auto prod(const E& e, int64_t dim, bool keepdim = false) {
@@ -232,15 +291,33 @@ auto extremum_recorded(const E& e, const Dims& dims, bool keepdim, const char* o
 }
 }  // namespace detail
 
+namespace detail {
+template <expr::Expr E>
+auto amax_any(const E& e, const Dims& dims, bool keepdim) {
+  return detail::extremum_recorded<expr::op::MaxReduce>(e, dims, keepdim, "amax", "AmaxBackward");
+}
+}  // namespace detail
 /// Maximum over `dims`; NaN propagates. Throws ValueError on an empty reduction. Equal
 /// maxima share the gradient equally (torch's amax).
 template <expr::Expr E>
 auto amax(const E& e, const Dims& dims = {}, bool keepdim = false) {
-  return detail::extremum_recorded<expr::op::MaxReduce>(e, dims, keepdim, "amax", "AmaxBackward");
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::amax_tensor(e, dims, keepdim);
+  else
+    return detail::amax_any(e, dims, keepdim);
 }
+namespace detail {
+template <expr::Expr E>
+auto amin_any(const E& e, const Dims& dims, bool keepdim) {
+  return detail::extremum_recorded<expr::op::MinReduce>(e, dims, keepdim, "amin", "AminBackward");
+}
+}  // namespace detail
 template <expr::Expr E>
 auto amin(const E& e, const Dims& dims = {}, bool keepdim = false) {
-  return detail::extremum_recorded<expr::op::MinReduce>(e, dims, keepdim, "amin", "AminBackward");
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::amin_tensor(e, dims, keepdim);
+  else
+    return detail::amin_any(e, dims, keepdim);
 }
 
 namespace detail {
@@ -366,8 +443,9 @@ auto var_impl(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
 }
 }  // namespace detail
 
+namespace detail {
 template <expr::Expr E>
-auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
+auto var_any(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
   detail::require_floating<E>("var");
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "var");
   return detail::reduce_recorded(
@@ -375,9 +453,17 @@ auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim
       [&](const auto& a) { return detail::var_impl(a, dims, correction, keepdim); },
       detail::ReductionGrad{detail::ReductionGrad::Kind::var, mask, correction});
 }
-/// Standard deviation: sqrt(var(e, dims, correction)). Where it is 0 the gradient is 0.
+}  // namespace detail
 template <expr::Expr E>
-auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
+auto var(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::var_tensor(e, dims, correction, keepdim);
+  else
+    return detail::var_any(e, dims, correction, keepdim);
+}
+namespace detail {
+template <expr::Expr E>
+auto std_any(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
   detail::require_floating<E>("std");
   using T = expr::value_t<E>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "std");
@@ -390,11 +476,19 @@ auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim
       },
       detail::ReductionGrad{detail::ReductionGrad::Kind::std, mask, correction});
 }
-
-/// log(sum(exp(e))) over `dims`, stable for large inputs, in one pass over memory
-/// (Note [Deterministic reductions]; an all -inf slice gives -inf).
+}  // namespace detail
+/// Standard deviation: sqrt(var(e, dims, correction)). Where it is 0 the gradient is 0.
 template <expr::Expr E>
-auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
+auto std(const E& e, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::std_tensor(e, dims, correction, keepdim);
+  else
+    return detail::std_any(e, dims, correction, keepdim);
+}
+
+namespace detail {
+template <expr::Expr E>
+auto logsumexp_any(const E& e, const Dims& dims, bool keepdim) {
   detail::require_floating<E>("logsumexp");
   using T = expr::value_t<E>;
   using A = expr::op::LseAcc<opmath_t<T>>;
@@ -406,6 +500,16 @@ auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
         return detail::reduce<expr::op::LogSumExpReduce, A, T>(a, mask, keepdim, fin);
       },
       detail::ReductionGrad{detail::ReductionGrad::Kind::logsumexp, mask});
+}
+}  // namespace detail
+/// log(sum(exp(e))) over `dims`, stable for large inputs, in one pass over memory
+/// (Note [Deterministic reductions]; an all -inf slice gives -inf).
+template <expr::Expr E>
+auto logsumexp(const E& e, const Dims& dims, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::logsumexp_tensor(e, dims, keepdim);
+  else
+    return detail::logsumexp_any(e, dims, keepdim);
 }
 template <expr::Expr E>
 auto logsumexp(const E& e, int64_t dim, bool keepdim = false) {
@@ -427,16 +531,25 @@ auto norm_impl(const E& e, double p, const Dims& dims, bool keepdim) {
 }
 }  // namespace detail
 
-/// Vector p-norm over `dims` (all when empty): p = 2 (default), 1, inf, -inf, 0 or any
-/// other positive value. The gradient is 0 where the norm is 0 (torch's subgradient);
-/// for p = +-inf equal extrema share it.
+namespace detail {
 template <expr::Expr E>
-auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = false) {
+auto norm_any(const E& e, double p, const Dims& dims, bool keepdim) {
   detail::require_floating<E>("norm");
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "norm");
   return detail::reduce_recorded(
       e, "NormBackward", [&](const auto& a) { return detail::norm_impl(a, p, dims, keepdim); },
       detail::ReductionGrad{detail::ReductionGrad::Kind::norm, mask, 0, p});
+}
+}  // namespace detail
+/// Vector p-norm over `dims` (all when empty): p = 2 (default), 1, inf, -inf, 0 or any
+/// other positive value. The gradient is 0 where the norm is 0 (torch's subgradient);
+/// for p = +-inf equal extrema share it.
+template <expr::Expr E>
+auto norm(const E& e, double p = 2.0, const Dims& dims = {}, bool keepdim = false) {
+  if constexpr (detail::precompiled_reduction_v<E>)
+    return detail::norm_tensor(e, p, dims, keepdim);
+  else
+    return detail::norm_any(e, p, dims, keepdim);
 }
 
 }  // namespace kiln
