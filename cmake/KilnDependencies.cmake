@@ -4,6 +4,8 @@ include_guard(GLOBAL)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(SLEEF REQUIRED)  # cmake/FindSLEEF.cmake: SLEEF::sleef
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(ZLIB REQUIRED)  # data: the gzip-compressed IDX files of FashionMNIST
+find_package(nlohmann_json 3 REQUIRED)  # io: safetensors headers
 
 # GEMM and convolution: oneDNN for float (JIT kernels, ISA from CPUID), OpenBLAS for double.
 # See Note [GEMM backends] in src/blas.cpp. Debian: libdnnl-dev, libopenblas-openmp-dev.

@@ -3,7 +3,8 @@
 # in its usual place.
 
 KILN_APT_PACKAGES=(build-essential cmake catch2 libeigen3-dev librandom123-dev libsleef-dev pkg-config
-                   libdnnl-dev libopenblas-openmp-dev)
+                   libdnnl-dev libopenblas-openmp-dev zlib1g-dev nlohmann-json3-dev libstb-dev
+                   dataset-fashion-mnist)
 
 kiln_install_deps() {
   if ! command -v dpkg >/dev/null 2>&1; then

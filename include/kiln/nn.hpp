@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// kiln::nn: modules, layers, initialisers and losses (torch.nn). Separate from
+// <kiln/kiln.hpp> so that files that only compute with tensors do not parse it.
+#pragma once
+
+#include "kiln/kiln.hpp"
+#include "kiln/nn/activation.hpp"
+#include "kiln/nn/container.hpp"
+#include "kiln/nn/conv.hpp"
+#include "kiln/nn/dropout.hpp"
+#include "kiln/nn/functional.hpp"
+#include "kiln/nn/init.hpp"
+#include "kiln/nn/linear.hpp"
+#include "kiln/nn/module.hpp"
