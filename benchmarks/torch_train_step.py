@@ -56,7 +56,7 @@ def step_case(name, make, threads, reps):
 
 def main():
     quick = len(sys.argv) > 1 and sys.argv[1] == "--quick"
-    print(f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}")
+    print(f"torch {torch.__version__}")
     for t in (1, 2):
         step_case("CNN", cnn, t, 5 if quick else 30)
         step_case("MLP", mlp, t, 5 if quick else 60)
