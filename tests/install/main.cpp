@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Uses an installed kiln through find_package(kiln) and kiln::kiln: a fused expression,
-// a reduction, matrix products, printing and an error, each checked against the expected value.
+// a reduction, matrix products, printing, an error, and a module saved to and loaded from
+// a safetensors file, each checked against the expected value.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <kiln/io.hpp>
 #include <kiln/kiln.hpp>
+#include <kiln/nn.hpp>
 #include <sstream>
+#include <string>
 
 int main() {
   const auto x = kiln::arange<float>(0, 6).reshape({2, 3});
@@ -30,6 +36,17 @@ int main() {
   os << kiln::tensor<float>({1, 2});
   if (os.str() != "tensor([1., 2.])") {
     std::printf("kiln consumer: printed '%s'\n", os.str().c_str());
+    return 1;
+  }
+  // nn and io through the installed library (its zlib and JSON dependencies included).
+  kiln::nn::Linear<float> a(3, 2), b(3, 2);
+  const std::string path = "/tmp/kiln_consumer_" + std::to_string(::getpid()) + ".safetensors";
+  kiln::io::save(path, a);
+  kiln::io::load(path, b);
+  std::remove(path.c_str());
+  const kiln::Tensor<float> in = kiln::ones<float>({1, 3});
+  if (kiln::amax(kiln::abs(a(in) - b(in))).item() != 0.0f) {
+    std::printf("kiln consumer: a loaded Linear differs from the saved one\n");
     return 1;
   }
   try {
