@@ -4,8 +4,8 @@
 // torch_train_step.py times the same steps with PyTorch; compare_train_step.py alternates
 // both programs and prints kiln / torch ratios (issue target: <= 0.9).
 //   CNN   conv 1->32 3x3 pad 1, relu, maxpool 2, conv 32->64 3x3 pad 1, relu, maxpool 2,
-//         linear 3136->128, relu, dropout 0.25, linear 128->10
-//   MLP   784-256-128-10 with relu
+//         linear 3136->128, relu, dropout 0.25, linear 128->10 (demo::make_cnn)
+//   MLP   784-256-128-10 with relu (demo::make_mlp)
 // Run: build/bench/benchmarks/bench_train_step [--quick]
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "../examples/fashion_mnist/models.hpp"  // the demo's models, exactly
 #include "harness.hpp"
 #include "kiln/nn.hpp"
 #include "kiln/optim.hpp"
@@ -21,33 +22,6 @@ namespace {
 
 using kiln::Tensor;
 namespace nn = kiln::nn;
-
-std::shared_ptr<nn::Sequential<>> cnn() {
-  auto m = std::make_shared<nn::Sequential<>>();
-  m->push_back(std::make_shared<nn::Conv2d<>>(1, 32, 3, nn::Conv2dOptions{.padding = 1}));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::MaxPool2d<>>(2));
-  m->push_back(std::make_shared<nn::Conv2d<>>(32, 64, 3, nn::Conv2dOptions{.padding = 1}));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::MaxPool2d<>>(2));
-  m->push_back(std::make_shared<nn::Flatten<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(64 * 7 * 7, 128));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::Dropout<>>(0.25));
-  m->push_back(std::make_shared<nn::Linear<>>(128, 10));
-  return m;
-}
-
-std::shared_ptr<nn::Sequential<>> mlp() {
-  auto m = std::make_shared<nn::Sequential<>>();
-  m->push_back(std::make_shared<nn::Flatten<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(784, 256));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(256, 128));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(128, 10));
-  return m;
-}
 
 void step_case(const char* name, std::shared_ptr<nn::Sequential<>> model, int threads, int reps) {
   kiln::set_num_threads(threads);
@@ -75,8 +49,8 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   kbench::print_header("bench_train_step", "Fashion-MNIST demo models: one training step");
   for (int t : {1, 2}) {
-    step_case("CNN", cnn(), t, quick ? 5 : 30);
-    step_case("MLP", mlp(), t, quick ? 5 : 60);
+    step_case("CNN", demo::make_cnn(), t, quick ? 5 : 30);
+    step_case("MLP", demo::make_mlp(), t, quick ? 5 : 60);
   }
   return 0;
 }

@@ -26,13 +26,15 @@ def summary(text):
     return out
 
 
-def main():
-    bench = sys.argv[1]
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+def compare_times(bench, torch_script, runs, units=None):
+    """Alternates `bench` and `torch_script` `runs` times and prints the table of their
+    `summary` lines (times: below 1 means kiln is faster). Also used by
+    compare_train_step.py."""
+    units = units or {}
     kiln, torch = [], []
     for r in range(runs):
         k = subprocess.run([bench], capture_output=True, text=True, check=True).stdout
-        t = subprocess.run([sys.executable, os.path.join(HERE, "torch_autograd.py")],
+        t = subprocess.run([sys.executable, os.path.join(HERE, torch_script)],
                            capture_output=True, text=True, check=True).stdout
         kiln.append(summary(k))
         torch.append(summary(t))
@@ -45,8 +47,13 @@ def main():
         kv = statistics.median(run[key] for run in kiln)
         tv = statistics.median(run[key] for run in torch)
         ratio = statistics.median(k[key] / t[key] for k, t in zip(kiln, torch))
-        print(f"  {key[0]:<16} {key[1]:>7} {kv:>10.3f} {tv:>10.3f} {UNITS.get(key[0], ''):>8} "
+        print(f"  {key[0]:<16} {key[1]:>7} {kv:>10.3f} {tv:>10.3f} {units.get(key[0], 'ms'):>8} "
               f"{ratio:>11.2f}")
+
+
+def main():
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    compare_times(sys.argv[1], "torch_autograd.py", runs, UNITS)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,14 @@
 // primitives keyed by shape so that repeated calls do not re-create them.
 #include <array>
 #include <dnnl.hpp>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "conv_impl.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/core/parallel.hpp"
+#include "plan_cache.hpp"
 
 // Note [oneDNN convolution primitives]
 // kiln's tensors are NCHW; oneDNN's fast kernels want blocked layouts (nChw16c activations,
@@ -37,13 +36,6 @@ using tag = memory::format_tag;
 enum class Kind : int64_t { Forward, BackwardData, BackwardWeights };
 
 using Key = std::array<int64_t, 20>;
-struct KeyHash {
-  std::size_t operator()(const Key& k) const {
-    std::size_t h = 0xcbf29ce484222325ull;
-    for (int64_t v : k) h = (h ^ static_cast<std::size_t>(v)) * 0x100000001b3ull;
-    return h;
-  }
-};
 
 Key make_key(Kind kind, const Geom& g, bool bias) {
   return {static_cast<int64_t>(kind),
@@ -179,53 +171,21 @@ std::shared_ptr<Plan> build(Kind kind, const Geom& g, bool has_bias) {
   return plan;
 }
 
-// A small LRU cache of plans; a null plan records a shape oneDNN declined.
-class PlanCache {
- public:
-  static constexpr std::size_t kCapacity = 128;
-
-  std::shared_ptr<Plan> get(Kind kind, const Geom& g, bool bias) {
-    const Key key = make_key(kind, g, bias);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = map_.find(key);
-      if (it != map_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->second;
-      }
-    }
-    std::shared_ptr<Plan> plan;
-    try {
-      plan = build(kind, g, bias);
-    } catch (const dnnl::error&) {
-      plan = nullptr;  // no implementation for this shape: im2col + GEMM takes it
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (map_.find(key) == map_.end()) {
-      lru_.emplace_front(key, plan);
-      map_[key] = lru_.begin();
-      if (lru_.size() > kCapacity) {
-        map_.erase(lru_.back().first);
-        lru_.pop_back();
-      }
-    }
-    return plan;
-  }
-  int64_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return static_cast<int64_t>(lru_.size());
-  }
-
- private:
-  using Entry = std::pair<Key, std::shared_ptr<Plan>>;
-  std::mutex mu_;
-  std::list<Entry> lru_;
-  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> map_;
-};
-
-PlanCache& cache() {
-  static PlanCache c;
+// Plans by shape; a null plan records a shape oneDNN declined (im2col + GEMM takes it).
+using Cache = kiln::detail::PlanCache<Plan, 20, 128>;
+Cache& cache() {
+  static Cache c;
   return c;
+}
+
+std::shared_ptr<Plan> get_plan(Kind kind, const Geom& g, bool bias) {
+  return cache().get(make_key(kind, g, bias), [&]() -> std::shared_ptr<Plan> {
+    try {
+      return build(kind, g, bias);
+    } catch (const dnnl::error&) {
+      return nullptr;
+    }
+  });
 }
 
 // Note [Staggered scratch buffers]
@@ -295,21 +255,21 @@ void run(const Plan& p, const void* in0, const void* in1, const float* bias, voi
 }  // namespace
 
 bool forward_dnnl(const Geom& g, const float* x, const float* w, const float* bias, float* y) {
-  const auto plan = cache().get(Kind::Forward, g, bias != nullptr);
+  const auto plan = get_plan(Kind::Forward, g, bias != nullptr);
   if (!plan) return false;
   run(*plan, x, w, bias, y);
   return true;
 }
 
 bool backward_input_dnnl(const Geom& g, const float* gy, const float* w, float* gx) {
-  const auto plan = cache().get(Kind::BackwardData, g, false);
+  const auto plan = get_plan(Kind::BackwardData, g, false);
   if (!plan) return false;
   run(*plan, gy, w, nullptr, gx);
   return true;
 }
 
 bool backward_weight_dnnl(const Geom& g, const float* x, const float* gy, float* gw) {
-  const auto plan = cache().get(Kind::BackwardWeights, g, false);
+  const auto plan = get_plan(Kind::BackwardWeights, g, false);
   if (!plan) return false;
   run(*plan, x, gy, nullptr, gw);
   return true;

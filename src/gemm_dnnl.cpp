@@ -8,15 +8,14 @@
 #include <bit>
 #include <cstring>
 #include <dnnl.hpp>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "kiln/core/allocator.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/core/parallel.hpp"
+#include "plan_cache.hpp"
 
 // Note [oneDNN matmul primitives]
 // dnnl_sgemm re-plans every call and packs a transposed B more slowly than a plain one;
@@ -36,14 +35,6 @@ namespace {
 
 using dnnl::memory;
 using Key = std::array<int64_t, 12>;
-
-struct KeyHash {
-  std::size_t operator()(const Key& k) const {
-    std::size_t h = 0xcbf29ce484222325ull;
-    for (int64_t v : k) h = (h ^ static_cast<std::size_t>(v)) * 0x100000001b3ull;
-    return h;
-  }
-};
 
 struct Plan {
   dnnl::matmul prim;
@@ -94,46 +85,9 @@ std::shared_ptr<Plan> build(const Args& g) {
   return plan;
 }
 
-class PlanCache {
- public:
-  static constexpr std::size_t kCapacity = 256;
-
-  std::shared_ptr<Plan> get(const Key& key, const Args& args) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = map_.find(key);
-      if (it != map_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->second;
-      }
-    }
-    std::shared_ptr<Plan> plan;
-    try {
-      plan = build(args);
-    } catch (const dnnl::error&) {
-      plan = nullptr;  // no implementation: dnnl_sgemm takes it
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (map_.find(key) == map_.end()) {
-      lru_.emplace_front(key, plan);
-      map_[key] = lru_.begin();
-      if (lru_.size() > kCapacity) {
-        map_.erase(lru_.back().first);
-        lru_.pop_back();
-      }
-    }
-    return plan;
-  }
-
- private:
-  using Entry = std::pair<Key, std::shared_ptr<Plan>>;
-  std::mutex mu_;
-  std::list<Entry> lru_;
-  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> map_;
-};
-
-PlanCache& cache() {
-  static PlanCache c;
+using Cache = kiln::detail::PlanCache<Plan, 12, 256>;
+Cache& cache() {
+  static Cache c;
   return c;
 }
 
@@ -156,7 +110,13 @@ bool sgemm_matmul(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
                 std::bit_cast<int32_t>(beta),
                 threads,
                 bias != nullptr};
-  const std::shared_ptr<Plan> plan = cache().get(key, args);
+  const std::shared_ptr<Plan> plan = cache().get(key, [&]() -> std::shared_ptr<Plan> {
+    try {
+      return build(args);
+    } catch (const dnnl::error&) {
+      return nullptr;  // no implementation: dnnl_sgemm takes it
+    }
+  });
   if (!plan) return false;
   const auto& eng = cpu_engine();
   try {

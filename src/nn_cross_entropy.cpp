@@ -27,6 +27,32 @@
 namespace kiln::nn::functional::detail {
 namespace {
 
+// [N, C, d1, ...] viewed as [N, d1, ..., C] (other ranks as they are), and back: rows of
+// the class dim become the rows the kernels walk.
+template <class T>
+Tensor<T, CPU> class_dim_last(const Tensor<T, CPU>& x) {
+  if (x.dim() <= 2) return x;
+  Dims perm;
+  perm.push_back(0);
+  for (int d = 2; d < x.dim(); ++d) perm.push_back(d);
+  perm.push_back(1);
+  return x.permute(perm);
+}
+// g [rows, C] in the layout of `shape` (the inverse of class_dim_last, made contiguous).
+template <class T>
+Tensor<T, CPU> class_dim_back(const Tensor<T, CPU>& g, const Shape& shape) {
+  if (shape.size() <= 2) return g.reshape(shape);
+  Shape moved;
+  moved.push_back(shape[0]);
+  for (int d = 2; d < shape.size(); ++d) moved.push_back(shape[d]);
+  moved.push_back(shape[1]);
+  Dims back;  // the inverse of (0, 2, ..., k - 1, 1)
+  back.push_back(0);
+  back.push_back(shape.size() - 1);
+  for (int d = 1; d + 1 < shape.size(); ++d) back.push_back(d);
+  return g.reshape(moved).permute(back).contiguous();
+}
+
 template <class T>
 struct Prepared {
   Tensor<T, CPU> x2;        // [N, C] contiguous view of the logits
@@ -59,16 +85,8 @@ Prepared<T> prepare(const Tensor<T, CPU>& input, const Tensor<int64_t, CPU>& tar
   KILN_CHECK(target.shape() == want, ShapeError, "[", op, "] target shape ", target.shape(),
              " does not match input shape ", input.shape(), " (expected target ", want, ")");
   p.c = input.shape()[1];
-  Tensor<T, CPU> moved = input;
-  if (input.dim() > 2) {
-    Dims perm;
-    perm.push_back(0);
-    for (int d = 2; d < input.dim(); ++d) perm.push_back(d);
-    perm.push_back(1);
-    moved = input.permute(perm);
-  }
   p.n = input.numel() / std::max<int64_t>(p.c, 1);
-  p.x2 = moved.contiguous().reshape({p.n, p.c});
+  p.x2 = class_dim_last(input).contiguous().reshape({p.n, p.c});
   p.t1 = target.contiguous().reshape({p.n});
   p.none_shape = want;
   return p;
@@ -193,15 +211,7 @@ Tensor<T, CPU> cross_entropy_rows(const Tensor<T, CPU>& input, const Tensor<int6
             gr = go.reshape({n, 1});
           else
             gr = Tensor<T, CPU>(go.reshape({1, 1}).expand({n, 1}) * static_cast<T>(scale));
-          Tensor<T, CPU> x2 = xin;
-          if (xin.dim() > 2) {
-            Dims perm;
-            perm.push_back(0);
-            for (int d = 2; d < xin.dim(); ++d) perm.push_back(d);
-            perm.push_back(1);
-            x2 = xin.permute(perm);
-          }
-          x2 = x2.reshape({n, c});
+          const Tensor<T, CPU> x2 = class_dim_last(xin).reshape({n, c});
           Tensor<T, CPU> gx;
           if (log_probs_input) {
             gx = Tensor<T, CPU>(-(q * gr));
@@ -232,18 +242,7 @@ Tensor<T, CPU> cross_entropy_rows(const Tensor<T, CPU>& input, const Tensor<int6
                            }
                          });
           }
-          // Back to the input's layout.
-          if (in_shape.size() == 1) return autograd::grads(gx.reshape(in_shape));
-          if (in_shape.size() == 2) return autograd::grads(gx);
-          Shape moved;
-          moved.push_back(in_shape[0]);
-          for (int d = 2; d < in_shape.size(); ++d) moved.push_back(in_shape[d]);
-          moved.push_back(in_shape[1]);
-          Dims back;  // inverse of (0, 2, ..., k, 1)
-          back.push_back(0);
-          back.push_back(in_shape.size() - 1);
-          for (int d = 1; d + 1 < in_shape.size(); ++d) back.push_back(d);
-          return autograd::grads(gx.reshape(moved).permute(back).contiguous());
+          return autograd::grads(class_dim_back(gx, in_shape));
         });
   }
   return out;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "models.hpp"
 #include "plot.hpp"
 
 namespace nn = kiln::nn;
@@ -92,34 +93,6 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-// Two conv blocks and a classifier: 91-92% test accuracy after a few epochs.
-std::shared_ptr<nn::Sequential<>> make_cnn() {
-  auto m = std::make_shared<nn::Sequential<>>();
-  m->push_back(std::make_shared<nn::Conv2d<>>(1, 32, 3, nn::Conv2dOptions{.padding = 1}));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::MaxPool2d<>>(2));
-  m->push_back(std::make_shared<nn::Conv2d<>>(32, 64, 3, nn::Conv2dOptions{.padding = 1}));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::MaxPool2d<>>(2));
-  m->push_back(std::make_shared<nn::Flatten<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(64 * 7 * 7, 128));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::Dropout<>>(0.25));
-  m->push_back(std::make_shared<nn::Linear<>>(128, 10));
-  return m;
-}
-
-std::shared_ptr<nn::Sequential<>> make_mlp() {
-  auto m = std::make_shared<nn::Sequential<>>();
-  m->push_back(std::make_shared<nn::Flatten<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(784, 256));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(256, 128));
-  m->push_back(std::make_shared<nn::ReLU<>>());
-  m->push_back(std::make_shared<nn::Linear<>>(128, 10));
-  return m;
-}
-
 int64_t correct(const Tensor<float>& logits, const Tensor<int64_t>& y) {
   const Tensor<int64_t> pred = kiln::argmax(logits, 1);
   int64_t c = 0;
@@ -177,7 +150,7 @@ int main(int argc, char** argv) {
                                                             .seed = args.seed});
     kiln::data::DataLoader<Sample> test_loader(test, {.batch_size = 1000});
 
-    auto model = args.model == "cnn" ? make_cnn() : make_mlp();
+    auto model = args.model == "cnn" ? demo::make_cnn() : demo::make_mlp();
     std::printf(
         "kiln Fashion-MNIST demo: %s, %d epoch(s), batch %lld, %s lr %g, %d thread(s), "
         "%d loader worker(s)\n%s\n",
@@ -265,7 +238,7 @@ int main(int argc, char** argv) {
     const std::string ckpt = args.out + "/model.safetensors";
     kiln::io::save(ckpt, *model, {{"model", args.model}, {"epochs", std::to_string(args.epochs)}});
     // Reload the checkpoint into a fresh model and check it predicts the same.
-    auto again = args.model == "cnn" ? make_cnn() : make_mlp();
+    auto again = args.model == "cnn" ? demo::make_cnn() : demo::make_mlp();
     kiln::io::load(ckpt, *again);
     again->eval();
     {
