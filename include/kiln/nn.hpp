@@ -5,10 +5,13 @@
 
 #include "kiln/kiln.hpp"
 #include "kiln/nn/activation.hpp"
+#include "kiln/nn/clip_grad.hpp"
 #include "kiln/nn/container.hpp"
 #include "kiln/nn/conv.hpp"
 #include "kiln/nn/dropout.hpp"
+#include "kiln/nn/embedding.hpp"
 #include "kiln/nn/functional.hpp"
 #include "kiln/nn/init.hpp"
 #include "kiln/nn/linear.hpp"
 #include "kiln/nn/module.hpp"
+#include "kiln/nn/normalization.hpp"

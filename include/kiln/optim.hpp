@@ -6,4 +6,5 @@
 #include "kiln/optim/fused_update.hpp"
 #include "kiln/optim/lr_scheduler.hpp"
 #include "kiln/optim/optimizer.hpp"
+#include "kiln/optim/rmsprop.hpp"
 #include "kiln/optim/sgd.hpp"

@@ -128,6 +128,110 @@ TEST_CASE("Adam, AdamW and amsgrad follow torch's update rules", "[optim]") {
     }
 }
 
+TEST_CASE("RMSprop and Adagrad follow torch's update rules", "[optim]") {
+  for (bool centered : {false, true})
+    for (double momentum : {0.0, 0.5}) {
+      INFO("centered " << centered << " momentum " << momentum);
+      const optim::RMSpropOptions o{.lr = 0.01,
+                                    .alpha = 0.9,
+                                    .eps = 1e-6,
+                                    .weight_decay = 0.1,
+                                    .momentum = momentum,
+                                    .centered = centered};
+      Problem pr;
+      optim::RMSprop<double> opt({pr.p}, o);
+      const auto got = run(opt, pr, 4);
+      std::vector<double> p = {0.5, -1.5, 2.0}, sq(3), av(3), buf(3);
+      std::vector<std::vector<double>> want;
+      for (int k = 0; k < 4; ++k) {
+        for (int i = 0; i < 3; ++i) {
+          const double g = p[i] * 0.3 + k + o.weight_decay * p[i];
+          sq[i] = o.alpha * sq[i] + (1 - o.alpha) * g * g;
+          double avg;
+          if (centered) {
+            av[i] = o.alpha * av[i] + (1 - o.alpha) * g;
+            avg = std::sqrt(sq[i] - av[i] * av[i]) + o.eps;
+          } else {
+            avg = std::sqrt(sq[i]) + o.eps;
+          }
+          if (momentum > 0) {
+            buf[i] = momentum * buf[i] + g / avg;
+            p[i] -= o.lr * buf[i];
+          } else {
+            p[i] -= o.lr * g / avg;
+          }
+        }
+        want.push_back(p);
+      }
+      require_close(got, want);
+    }
+  const optim::AdagradOptions o{.lr = 0.1,
+                                .lr_decay = 0.05,
+                                .weight_decay = 0.01,
+                                .initial_accumulator_value = 0.2,
+                                .eps = 1e-10};
+  Problem pr;
+  optim::Adagrad<double> opt({pr.p}, o);
+  const auto got = run(opt, pr, 4);
+  std::vector<double> p = {0.5, -1.5, 2.0}, sum(3, 0.2);
+  std::vector<std::vector<double>> want;
+  for (int k = 0; k < 4; ++k) {
+    const double clr = o.lr / (1 + k * o.lr_decay);
+    for (int i = 0; i < 3; ++i) {
+      const double g = p[i] * 0.3 + k + o.weight_decay * p[i];
+      sum[i] += g * g;
+      p[i] -= clr * g / (std::sqrt(sum[i]) + o.eps);
+    }
+    want.push_back(p);
+  }
+  require_close(got, want);
+  // Their state restores: a fresh optimizer continues identically.
+  Problem a, b;
+  optim::Adagrad<double> oa({a.p}, o);
+  a.set_grad(0);
+  oa.step();
+  {
+    kiln::NoGradGuard g;
+    b.p.copy_(a.p);
+  }
+  optim::Adagrad<double> ob({b.p}, o);
+  ob.load_state_dict(oa.state_dict());
+  a.set_grad(1);
+  b.set_grad(1);
+  oa.step();
+  ob.step();
+  REQUIRE(a.values() == b.values());
+}
+
+TEST_CASE("clip_grad_norm_ and clip_grad_value_ follow torch", "[optim][nn]") {
+  Tensor<double> a = kiln::zeros<double>({2}).requires_grad_();
+  Tensor<double> b = kiln::zeros<double>({1}).requires_grad_();
+  const Tensor<double> c = kiln::zeros<double>({1}).requires_grad_();  // no gradient
+  auto set = [&] {
+    a.set_grad(kiln::from_vector<double>({3.0, 0.0}, Shape{2}));
+    b.set_grad(kiln::from_vector<double>({-4.0}, Shape{1}));
+  };
+  set();
+  const double total = kiln::nn::utils::clip_grad_norm_<double>({a, b, c}, 1.0);
+  REQUIRE(total == Approx(5.0));
+  const double coef = 1.0 / (5.0 + 1e-6);
+  REQUIRE(a.grad()(0) == Approx(3.0 * coef));
+  REQUIRE(b.grad()(0) == Approx(-4.0 * coef));
+  set();
+  REQUIRE(kiln::nn::utils::clip_grad_norm_<double>({a, b}, 10.0) == Approx(5.0));
+  REQUIRE(a.grad()(0) == 3.0);  // under the limit: untouched
+  REQUIRE(kiln::nn::utils::clip_grad_norm_<double>({a, b}, 2.0, INFINITY) == Approx(4.0));
+  REQUIRE(b.grad()(0) == Approx(-2.0).epsilon(1e-6));
+  REQUIRE(kiln::nn::utils::clip_grad_norm_<double>({a, b}, 1.0, 1.0) == Approx(3.5));
+  a.set_grad(kiln::from_vector<double>({NAN, 1.0}, Shape{2}));
+  REQUIRE_THROWS_AS(kiln::nn::utils::clip_grad_norm_<double>({a}, 1.0, 2.0, true),
+                    kiln::ValueError);
+  set();
+  kiln::nn::utils::clip_grad_value_<double>({a, b, c}, 2.5);
+  REQUIRE((a.grad()(0) == 2.5 && a.grad()(1) == 0.0 && b.grad()(0) == -2.5));
+  REQUIRE_FALSE(c.grad().defined());
+}
+
 TEST_CASE("the fused update equals sequential assignments, also on strided tensors", "[optim]") {
   kiln::manual_seed(12);
   for (bool strided : {false, true}) {

@@ -91,6 +91,17 @@ class Optimizer {
     return it->second;
   }
 
+  /// A saved state tensor (a copy), undefined when absent; ValueError when its shape is
+  /// not the parameter's.
+  static Tensor<T, CPU> state_tensor(const OptimizerState<T>& s, const std::string& key,
+                                     const Shape& shape, const char* who) {
+    const Tensor<T, CPU>* t = s.tensors.find(key);
+    if (!t) return {};
+    KILN_CHECK(t->shape() == shape, ValueError, "[", who, ".load_state_dict] '", key,
+               "' has shape ", t->shape(), ", the parameter ", shape);
+    return t->clone();
+  }
+
   std::vector<std::vector<Tensor<T, CPU>>> groups_;
   std::vector<std::optional<double>> initial_lr_;
 };
