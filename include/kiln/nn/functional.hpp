@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cmath>
-#include <optional>
 
 #include "kiln/expr/ops.hpp"
 #include "kiln/nn/loss_reduction.hpp"

@@ -109,12 +109,7 @@ class LayerNorm : public UnaryModule<T, D> {
     return functional::layer_norm(x, normalized_shape, weight, bias, eps);
   }
   std::string extra_repr() const override {
-    std::string s = "(";
-    for (int i = 0; i < normalized_shape.size(); ++i)
-      s += std::to_string(normalized_shape[i]) + (normalized_shape.size() == 1      ? ","
-                                                  : i + 1 < normalized_shape.size() ? ", "
-                                                                                    : "");
-    return s + "), eps=" + detail::py_float(eps) +
+    return detail::py_tuple(normalized_shape) + ", eps=" + detail::py_float(eps) +
            ", elementwise_affine=" + detail::py_bool(elementwise_affine);
   }
   Shape normalized_shape;
@@ -137,12 +132,8 @@ class RMSNorm : public UnaryModule<T, D> {
     return functional::rms_norm(x, normalized_shape, weight, eps);
   }
   std::string extra_repr() const override {
-    std::string s = "(";
-    for (int i = 0; i < normalized_shape.size(); ++i)
-      s += std::to_string(normalized_shape[i]) + (normalized_shape.size() == 1      ? ","
-                                                  : i + 1 < normalized_shape.size() ? ", "
-                                                                                    : "");
-    return s + "), eps=" + (eps ? detail::py_float(*eps) : std::string("None")) +
+    return detail::py_tuple(normalized_shape) +
+           ", eps=" + (eps ? detail::py_float(*eps) : std::string("None")) +
            ", elementwise_affine=" + detail::py_bool(weight.defined());
   }
   Shape normalized_shape;

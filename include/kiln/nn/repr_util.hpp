@@ -30,4 +30,11 @@ inline std::string py_pair(const IntPair& p) {
   return "(" + std::to_string(p.h()) + ", " + std::to_string(p.w()) + ")";
 }
 
+/// A shape as Python prints a tuple: "(5,)", "(2, 3)".
+inline std::string py_tuple(const Shape& s) {
+  std::string out = "(";
+  for (int i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
 }  // namespace kiln::nn::detail
