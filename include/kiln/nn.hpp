@@ -5,6 +5,7 @@
 
 #include "kiln/kiln.hpp"
 #include "kiln/nn/activation.hpp"
+#include "kiln/nn/batchnorm.hpp"
 #include "kiln/nn/clip_grad.hpp"
 #include "kiln/nn/container.hpp"
 #include "kiln/nn/conv.hpp"

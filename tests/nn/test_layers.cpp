@@ -136,3 +136,73 @@ TEST_CASE("nn::init follows torch.nn.init's formulas", "[nn]") {
   nn::Linear<float> fc(3, 3);
   REQUIRE_NOTHROW(kiln::nn::init::uniform_(fc.weight, -1, 1));
 }
+
+TEST_CASE("Conv1d and ConvTranspose2d match their ops and initialise from the weight's fan-in",
+          "[nn]") {
+  kiln::manual_seed(8);
+  nn::Conv1d<double> c1(4, 6, 3, {.stride = 2, .padding = 1, .groups = 2});
+  REQUIRE(c1.weight.shape() == Shape{6, 2, 3});
+  REQUIRE(kiln::amax(kiln::abs(c1.weight)).item() <= 1 / std::sqrt(2.0 * 3));
+  const Tensor<double> x = kiln::randn<double>({2, 4, 9});
+  REQUIRE(max_abs_diff(c1(x), kiln::conv1d(x, c1.weight, c1.bias, 2, 1, 1, 2)) == 0);
+  REQUIRE(c1.repr() == "Conv1d(4, 6, kernel_size=(3,), stride=(2,), padding=(1,), groups=2)");
+
+  nn::ConvTranspose2d<double> ct(4, 6, 3, {.stride = 2, .padding = 1, .output_padding = 1});
+  REQUIRE(ct.weight.shape() == Shape{4, 6, 3, 3});
+  // torch reads fan_in from dim 1 of the weight: out / groups * kH * kW.
+  const double bound = 1 / std::sqrt(6.0 * 9);
+  REQUIRE(kiln::amax(kiln::abs(ct.bias)).item() <= bound);
+  REQUIRE(kiln::amax(kiln::abs(ct.bias)).item() > 0.5 * bound);
+  const Tensor<double> img = kiln::randn<double>({2, 4, 5, 5});
+  const Tensor<double> up = ct(img);
+  REQUIRE(up.shape() == Shape{2, 6, 10, 10});
+  REQUIRE(max_abs_diff(up, kiln::conv_transpose2d(img, ct.weight, ct.bias, 2, 1, 1)) == 0);
+  REQUIRE(ct.repr() ==
+          "ConvTranspose2d(4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+          "output_padding=(1, 1))");
+  REQUIRE_THROWS_AS(nn::ConvTranspose2d<double>(3, 4, 3, {.groups = 2}), kiln::ValueError);
+  REQUIRE_THROWS_AS(nn::Conv1d<double>(2, 2, 0), kiln::ValueError);
+}
+
+TEST_CASE("Bilinear matches a loop and its gradients finite differences", "[nn]") {
+  kiln::manual_seed(9);
+  nn::Bilinear<double> bl(3, 4, 2);
+  REQUIRE(bl.weight.shape() == Shape{2, 3, 4});
+  REQUIRE(kiln::amax(kiln::abs(bl.weight)).item() <= 1 / std::sqrt(3.0));
+  REQUIRE(bl.repr() == "Bilinear(in1_features=3, in2_features=4, out_features=2, bias=True)");
+  // Leading dims [2, 5]; x2 a non-contiguous view.
+  const Tensor<double> x1 = kiln::randn<double>({2, 5, 3});
+  const Tensor<double> x2 = kiln::randn<double>({4, 5, 2}).permute({2, 1, 0});
+  const Tensor<double> y = bl(x1, x2);
+  REQUIRE(y.shape() == Shape{2, 5, 2});
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 5; ++b)
+      for (int64_t o = 0; o < 2; ++o) {
+        double want = bl.bias(o);
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 4; ++j) want += x1(a, b, i) * bl.weight(o, i, j) * x2(a, b, j);
+        REQUIRE(std::abs(y(a, b, o) - want) < 1e-12);
+      }
+  REQUIRE(kiln::autograd::gradcheck(
+      [](const std::vector<Tensor<double>>& in) {
+        return nn::functional::bilinear(in[0], in[1], in[2], in[3]);
+      },
+      {kiln::randn<double>({3, 2}).requires_grad_(), kiln::randn<double>({3, 3}).requires_grad_(),
+       kiln::randn<double>({2, 2, 3}).requires_grad_(),
+       kiln::randn<double>({2}).requires_grad_()}));
+  REQUIRE_THROWS_AS(bl(x1, kiln::randn<double>({2, 5, 3})), kiln::ShapeError);
+  REQUIRE_THROWS_AS(bl(x1, kiln::randn<double>({5, 2, 4})), kiln::ShapeError);
+}
+
+TEST_CASE("nn::functional names the layer ops as torch.nn.functional does", "[nn]") {
+  namespace F = kiln::nn::functional;
+  kiln::manual_seed(10);
+  const Tensor<double> x = kiln::randn<double>({2, 3, 8, 8});
+  const Tensor<double> w = kiln::randn<double>({4, 3, 3, 3});
+  // F::relu is a lazy expression, as kiln::relu; the pooling op takes a tensor.
+  const Tensor<double> y = F::max_pool2d(Tensor<double>(F::relu(F::conv2d(x, w, {}, 1, 1))), 2);
+  REQUIRE(max_abs_diff(y, kiln::max_pool2d(Tensor<double>(kiln::relu(kiln::conv2d(x, w, {}, 1, 1))),
+                                           2)) == 0);
+  REQUIRE(max_abs_diff(F::softmax(y, 1), kiln::softmax(y, 1)) == 0);
+  REQUIRE(F::dropout(y, 0.5, /*training=*/false).data() == y.data());
+}

@@ -186,3 +186,24 @@ TEST_CASE("Sequential and ModuleList index their modules", "[nn]") {
                              std::make_shared<nn::Identity<float>>()};
   REQUIRE(list.named_parameters().keys() == std::vector<std::string>{"0.weight", "0.bias"});
 }
+
+TEST_CASE("ModuleDict registers modules by name", "[nn]") {
+  nn::ModuleDict<float> heads{{"cls", std::make_shared<nn::Linear<float>>(4, 3)},
+                              {"box", std::make_shared<nn::Linear<float>>(4, 2, false)}};
+  heads.insert("act", std::make_shared<nn::ReLU<float>>());
+  REQUIRE(heads.keys() == std::vector<std::string>{"cls", "box", "act"});
+  REQUIRE(heads.named_parameters().keys() ==
+          std::vector<std::string>{"cls.weight", "cls.bias", "box.weight"});
+  REQUIRE(heads.contains("box"));
+  REQUIRE(heads["box"]->type_name() == "Linear");
+  REQUIRE(heads.get<nn::Linear<float>>("cls")->out_features == 3);
+  REQUIRE_THROWS_AS(heads.get<nn::Linear<float>>("act"), kiln::ValueError);
+  REQUIRE_THROWS_AS(heads["nope"], kiln::IndexError);
+  REQUIRE_THROWS_AS(heads.insert("cls", std::make_shared<nn::ReLU<float>>()), kiln::ValueError);
+  REQUIRE(heads.repr() ==
+          "ModuleDict(\n"
+          "  (cls): Linear(in_features=4, out_features=3, bias=True)\n"
+          "  (box): Linear(in_features=4, out_features=2, bias=False)\n"
+          "  (act): ReLU()\n"
+          ")");
+}

@@ -11,6 +11,33 @@
 
 namespace kiln::io {
 
+/// Saves a state dict: its floating entries as dtype T, its integer buffers as I64 (as
+/// torch stores them).
+template <class T>
+void save(const std::string& path, const nn::StateDict<T, CPU>& sd, const Metadata& metadata = {}) {
+  SafetensorsFile f;
+  for (const auto& [name, t] : sd) f.tensors.insert(name, to_raw(t));
+  for (const auto& [name, t] : sd.integer_buffers) f.tensors.insert(name, to_raw(t));
+  f.metadata = metadata;
+  save_safetensors(path, f);
+}
+
+/// Reads a state dict for a model of dtype T: I64 entries become integer buffers, every
+/// other entry must be stored as T.
+template <class T>
+nn::StateDict<T, CPU> load_state_dict(const std::string& path, Metadata* metadata = nullptr) {
+  SafetensorsFile f = load_safetensors(path);
+  nn::StateDict<T, CPU> sd;
+  for (const auto& [name, raw] : f.tensors) {
+    if (raw.dtype == ScalarType::Int64)
+      sd.integer_buffers.insert(name, from_raw<int64_t>(raw, name));
+    else
+      sd.insert(name, from_raw<T>(raw, name));
+  }
+  if (metadata) *metadata = std::move(f.metadata);
+  return sd;
+}
+
 /// Saves module.state_dict() (keys as PyTorch names them: "features.0.weight").
 template <class T>
 void save(const std::string& path, const nn::Module<T, CPU>& module,
@@ -22,7 +49,7 @@ void save(const std::string& path, const nn::Module<T, CPU>& module,
 /// architecture) into `module` via load_state_dict(strict): on any error nothing is loaded.
 template <class T>
 void load(const std::string& path, nn::Module<T, CPU>& module, bool strict = true) {
-  module.load_state_dict(load<T>(path), strict);
+  module.load_state_dict(load_state_dict<T>(path), strict);
 }
 
 /// Saves an optimizer's state: its tensors, and its scalars (hyper-parameters, step

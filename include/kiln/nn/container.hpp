@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Sequential (chains unary modules) and ModuleList (holds modules, registered by index).
+// Sequential (chains unary modules), ModuleList (modules registered by index) and
+// ModuleDict (modules registered by name).
 #pragma once
 
 #include <initializer_list>
@@ -78,6 +79,48 @@ class ModuleList : public Module<T, D> {
 
  private:
   std::vector<Item> items_;
+};
+
+/// Modules by name, in insertion order (torch's nn.ModuleDict); it has no forward of its
+/// own. Its children are named by their keys ("encoder.weight").
+template <class T = float, class D = CPU>
+class ModuleDict : public Module<T, D> {
+ public:
+  using Item = std::shared_ptr<Module<T, D>>;
+  ModuleDict() : Module<T, D>("ModuleDict") {}
+  ModuleDict(std::initializer_list<std::pair<std::string, Item>> items) : ModuleDict() {
+    for (const auto& [key, m] : items) insert(key, m);
+  }
+
+  /// Adds `m` under `key` (a new key; the name rules of register_module apply).
+  template <class M>
+  std::shared_ptr<M> insert(const std::string& key, std::shared_ptr<M> m) {
+    this->register_module(key, m);
+    items_.insert(key, m);
+    return m;
+  }
+  bool contains(const std::string& key) const { return items_.contains(key); }
+  /// The module under `key`; IndexError naming the key when absent.
+  const Item& operator[](const std::string& key) const {
+    const Item* m = items_.find(key);
+    KILN_CHECK(m, IndexError, "[nn::ModuleDict] no module named '", key, "'");
+    return *m;
+  }
+  /// The module under `key` as its own type M; ValueError when it is another type.
+  template <class M>
+  std::shared_ptr<M> get(const std::string& key) const {
+    std::shared_ptr<M> m = std::dynamic_pointer_cast<M>((*this)[key]);
+    KILN_CHECK(m, ValueError, "[nn::ModuleDict] module '", key, "' is a ",
+               (*this)[key]->type_name(), ", not the type asked for");
+    return m;
+  }
+  std::vector<std::string> keys() const { return items_.keys(); }
+  std::size_t size() const { return items_.size(); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+
+ private:
+  OrderedDict<Item> items_;
 };
 
 }  // namespace kiln::nn

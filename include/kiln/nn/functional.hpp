@@ -9,11 +9,42 @@
 
 #include "kiln/expr/ops.hpp"
 #include "kiln/nn/loss_reduction.hpp"
+#include "kiln/ops/conv.hpp"
+#include "kiln/ops/dropout.hpp"
+#include "kiln/ops/index.hpp"
+#include "kiln/ops/matmul.hpp"
+#include "kiln/ops/pad.hpp"
+#include "kiln/ops/pool.hpp"
 #include "kiln/ops/softmax.hpp"
 
 namespace kiln::nn::functional {
 
 using kiln::nn::Reduction;
+
+// torch.nn.functional's layer functions are kiln's ops; naming them here too lets code
+// read as torch's does (F::conv2d, F::relu, F::dropout). The normalisations, bilinear,
+// batch_norm and attention are defined beside their modules.
+using kiln::adaptive_avg_pool2d;
+using kiln::avg_pool2d;
+using kiln::conv1d;
+using kiln::conv2d;
+using kiln::conv_transpose2d;
+using kiln::dropout;
+using kiln::elu;
+using kiln::embedding;
+using kiln::gelu;
+using kiln::leaky_relu;
+using kiln::linear;
+using kiln::log_softmax;
+using kiln::max_pool2d;
+using kiln::one_hot;
+using kiln::pad;
+using kiln::relu;
+using kiln::sigmoid;
+using kiln::silu;
+using kiln::softmax;
+using kiln::softplus;
+using kiln::tanh;
 
 /// mean((input - target)²) (or sum / none).
 template <class T>

@@ -18,9 +18,28 @@
 
 namespace kiln::nn {
 
-/// A model's parameters and buffers by hierarchical name ("features.0.weight").
+/// A model's parameters and floating buffers by hierarchical name ("features.0.weight"),
+/// and, in `integer_buffers`, its int64 buffers (BatchNorm's num_batches_tracked), which
+/// torch keeps as int64 whatever the model's dtype. A plain OrderedDict converts to one.
 template <class T = float, class D = CPU>
-using StateDict = OrderedDict<Tensor<T, D>>;
+struct StateDict : OrderedDict<Tensor<T, D>> {
+  using OrderedDict<Tensor<T, D>>::OrderedDict;
+  StateDict() = default;
+  StateDict(OrderedDict<Tensor<T, D>> floating)  // NOLINT(google-explicit-constructor)
+      : OrderedDict<Tensor<T, D>>(std::move(floating)) {}
+
+  OrderedDict<Tensor<int64_t, D>> integer_buffers;
+};
+
+/// `sd` with its floating entries converted to dtype U (integer buffers are shared):
+/// what loads a model's state into its twin of another dtype (Note [Typed modules]).
+template <class U, class T, class D>
+StateDict<U, D> to(const StateDict<T, D>& sd) {
+  StateDict<U, D> out;
+  for (const auto& [name, t] : sd) out.insert(name, t.template to<U>().contiguous());
+  out.integer_buffers = sd.integer_buffers;
+  return out;
+}
 
 // Note [Typed modules]
 // A module's dtype and device are template parameters (Linear<float, CPU>), so feeding a
@@ -30,6 +49,11 @@ using StateDict = OrderedDict<Tensor<T, D>>;
 // Tensor handles: the registry and the layer's member (`weight`) alias one tensor, so an
 // optimizer's in-place update is seen by both. Loading a state dict therefore copies into
 // the existing tensors rather than rebinding them.
+//
+// The same types make "model.to(torch.float64)" a new object, not a mutation: a model of
+// another dtype is another C++ type. Build the twin (a user's model is a class template
+// over T, as the built-in layers are) and copy the state across with
+// `nn::convert_into(twin, model)`, which converts every parameter and buffer.
 
 template <class T = float, class D = CPU>
 class Module {
@@ -57,6 +81,8 @@ class Module {
   std::vector<TensorT> parameters(bool recurse = true) const;
   OrderedDict<TensorT> named_buffers(bool recurse = true) const;
   std::vector<TensorT> buffers(bool recurse = true) const;
+  /// The int64 buffers (BatchNorm's num_batches_tracked), by hierarchical name.
+  OrderedDict<Tensor<int64_t, D>> named_integer_buffers(bool recurse = true) const;
   OrderedDict<std::shared_ptr<Module>> named_children() const { return children_; }
   std::vector<std::shared_ptr<Module>> children() const { return children_.values(); }
   /// This module ("") and every descendant, depth first, by hierarchical name.
@@ -76,8 +102,9 @@ class Module {
   void requires_grad_(bool on = true);
 
   // ---- state ---------------------------------------------------------------------------
-  /// Parameters then buffers by hierarchical name; the tensors alias the module's own
-  /// (detached: they carry no gradient history). clone() them to keep a snapshot.
+  /// Parameters then buffers by hierarchical name (int64 buffers in `integer_buffers`);
+  /// the tensors alias the module's own (detached: they carry no gradient history).
+  /// clone() them to keep a snapshot.
   StateDict<T, D> state_dict() const;
   /// Copies `sd` into this module's parameters and buffers. Validates everything first:
   /// a shape that differs is always an error; with `strict`, so are missing and
@@ -93,6 +120,8 @@ class Module {
   TensorT register_parameter(const std::string& name, TensorT t, bool requires_grad = true);
   /// Registers (and returns) a buffer: state saved in state_dict but not trained.
   TensorT register_buffer(const std::string& name, TensorT t);
+  /// Registers an int64 buffer (a counter such as BatchNorm's num_batches_tracked).
+  Tensor<int64_t, D> register_buffer(const std::string& name, Tensor<int64_t, D> t);
   /// Registers a child module under `name` and returns it.
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
@@ -116,9 +145,18 @@ class Module {
 
   std::string type_name_;
   OrderedDict<TensorT> params_, buffers_;
+  OrderedDict<Tensor<int64_t, D>> integer_buffers_;
   OrderedDict<std::shared_ptr<Module>> children_;
   bool training_ = true;
 };
+
+/// Copies `src`'s parameters and buffers into `dst`, a model of the same architecture in
+/// dtype U, converting them: model.to(dtype) for typed models (Note [Typed modules]).
+/// Validates like load_state_dict; on error nothing is copied.
+template <class U, class T, class D>
+void convert_into(Module<U, D>& dst, const Module<T, D>& src, bool strict = true) {
+  dst.load_state_dict(to<U>(src.state_dict()), strict);
+}
 
 template <class T, class D>
 std::ostream& operator<<(std::ostream& os, const Module<T, D>& m) {

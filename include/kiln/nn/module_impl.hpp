@@ -14,7 +14,8 @@ template <class T, class D>
 void Module<T, D>::check_name(const std::string& name, const char* op) const {
   KILN_CHECK(!name.empty() && name.find('.') == std::string::npos, ValueError, "[", op,
              "] a name must be non-empty and contain no '.', got '", name, "'");
-  KILN_CHECK(!params_.contains(name) && !buffers_.contains(name) && !children_.contains(name),
+  KILN_CHECK(!params_.contains(name) && !buffers_.contains(name) &&
+                 !integer_buffers_.contains(name) && !children_.contains(name),
              ValueError, "[", op, "] ", type_name_, " already has an attribute named '", name, "'");
 }
 
@@ -42,6 +43,28 @@ Tensor<T, D> Module<T, D>::register_buffer(const std::string& name, TensorT t) {
   check_name(name, "register_buffer");
   buffers_.insert(name, t);
   return t;
+}
+
+template <class T, class D>
+Tensor<int64_t, D> Module<T, D>::register_buffer(const std::string& name, Tensor<int64_t, D> t) {
+  check_name(name, "register_buffer");
+  KILN_CHECK(t.defined(), ValueError, "[register_buffer] buffer '", name,
+             "' is an undefined tensor");
+  integer_buffers_.insert(name, t);
+  return t;
+}
+
+template <class T, class D>
+OrderedDict<Tensor<int64_t, D>> Module<T, D>::named_integer_buffers(bool recurse) const {
+  OrderedDict<Tensor<int64_t, D>> out;
+  std::function<void(const Module&, const std::string&)> walk = [&](const Module& m,
+                                                                    const std::string& prefix) {
+    for (const auto& [name, t] : m.integer_buffers_) out.insert(prefix + name, t);
+    if (recurse)
+      for (const auto& [name, child] : m.children_) walk(*child, prefix + name + ".");
+  };
+  walk(*this, "");
+  return out;
 }
 
 template <class T, class D>
@@ -131,6 +154,7 @@ StateDict<T, D> Module<T, D>::state_dict() const {
                                                                     const std::string& prefix) {
     for (const auto& [name, t] : m.params_) out.insert(prefix + name, t.detach());
     for (const auto& [name, t] : m.buffers_) out.insert(prefix + name, t.detach());
+    for (const auto& [name, t] : m.integer_buffers_) out.integer_buffers.insert(prefix + name, t);
     for (const auto& [name, child] : m.children_) walk(*child, prefix + name + ".");
   };
   walk(*this, "");
@@ -141,16 +165,24 @@ template <class T, class D>
 void Module<T, D>::load_state_dict(const StateDict<T, D>& sd, bool strict) {
   const StateDict<T, D> mine = state_dict();
   std::vector<std::string> missing, unexpected, mismatched;
-  for (const auto& [name, t] : mine) {
-    const TensorT* src = sd.find(name);
-    if (!src)
-      missing.push_back(name);
-    else if (!src->defined() || src->shape() != t.shape())
-      mismatched.push_back(name + " (expected shape " + t.shape().str() + ", got " +
-                           (src->defined() ? src->shape().str() : std::string("undefined")) + ")");
-  }
-  for (const auto& [name, t] : sd)
-    if (!mine.contains(name)) unexpected.push_back(name);
+  // Both halves of a state dict are checked alike; a key in the wrong half (an int64
+  // counter given as floating, or the reverse) reads as missing and unexpected.
+  auto check = [&](const auto& want, const auto& given) {
+    for (const auto& [name, t] : want) {
+      const auto* src = given.find(name);
+      if (!src)
+        missing.push_back(name);
+      else if (!src->defined() || src->shape() != t.shape())
+        mismatched.push_back(name + " (expected shape " + t.shape().str() + ", got " +
+                             (src->defined() ? src->shape().str() : std::string("undefined")) +
+                             ")");
+    }
+    for (const auto& [name, t] : given)
+      if (!want.contains(name)) unexpected.push_back(name);
+  };
+  check(static_cast<const OrderedDict<TensorT>&>(mine),
+        static_cast<const OrderedDict<TensorT>&>(sd));
+  check(mine.integer_buffers, sd.integer_buffers);
   auto list = [](const std::vector<std::string>& v) {
     std::string s;
     for (const std::string& k : v) s += (s.empty() ? "" : ", ") + k;
@@ -165,6 +197,8 @@ void Module<T, D>::load_state_dict(const StateDict<T, D>& sd, bool strict) {
   NoGradGuard no_grad;
   for (const auto& [name, t] : mine)
     if (const TensorT* src = sd.find(name)) t.copy_(*src);
+  for (const auto& [name, t] : mine.integer_buffers)
+    if (const auto* src = sd.integer_buffers.find(name)) t.copy_(*src);
 }
 
 template <class T, class D>
