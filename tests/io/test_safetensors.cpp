@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -52,6 +53,37 @@ void round_trip(const TempDir& dir) {
   REQUIRE(back.at("b").shape() == Shape{3, 2});
   for (int64_t i = 0; i < 3; ++i)
     for (int64_t j = 0; j < 2; ++j) REQUIRE(back.at("b")(i, j) == view(i, j));
+}
+
+// A tensor of `shape` holding `values` in row-major order, as a RawTensor.
+template <class T>
+io::RawTensor raw_of(const Shape& shape, std::initializer_list<T> values) {
+  Tensor<T> t(shape);
+  REQUIRE(t.numel() == static_cast<int64_t>(values.size()));
+  int64_t i = 0;
+  for (const T& v : values) t.data()[i++] = v;
+  return io::to_raw(t);
+}
+
+// The tensors of tests/io/torch_interop.py (TENSORS there), spelled out.
+io::SafetensorsFile interop_file() {
+  using kiln::bfloat16;
+  using kiln::half;
+  io::SafetensorsFile f;
+  f.tensors.insert("f32", raw_of<float>({2, 3}, {-0.5f, -0.25f, 0.0f, 0.25f, 0.5f, 0.75f}));
+  f.tensors.insert("f64", raw_of<double>({4}, {0.0, 1.0 / 3, 2.0 / 3, 1.0}));
+  f.tensors.insert(
+      "f16", raw_of<half>({5}, {half(-1.0f), half(-0.75f), half(-0.5f), half(-0.25f), half(0.0f)}));
+  f.tensors.insert("bf16", raw_of<bfloat16>({3}, {bfloat16(0.0f), bfloat16(1.5f), bfloat16(3.0f)}));
+  f.tensors.insert("i8", raw_of<int8_t>({3}, {-128, 0, 127}));
+  f.tensors.insert("i16", raw_of<int16_t>({2}, {-300, 7}));
+  f.tensors.insert("i32", raw_of<int32_t>({2, 1}, {-70000, 5}));
+  f.tensors.insert("i64", raw_of<int64_t>(Shape{}, {-(int64_t(1) << 40)}));
+  f.tensors.insert("u8", raw_of<uint8_t>({3}, {0, 200, 255}));
+  f.tensors.insert("b", raw_of<bool>({4}, {true, false, true, true}));
+  f.tensors.insert("empty", raw_of<float>({0, 3}, {}));
+  f.metadata = {{"format", "pt"}, {"note", "kiln interop"}};
+  return f;
 }
 }  // namespace
 
@@ -215,4 +247,47 @@ TEST_CASE("model and optimizer checkpoints restore training exactly", "[io][nn][
   REQUIRE_THROWS_AS(io::load(dir.file("model.safetensors"), opt_b), kiln::IOError);
   kiln::nn::Linear<float> other(5, 3);
   REQUIRE_THROWS_AS(io::load(dir.file("model.safetensors"), other), kiln::ValueError);
+}
+
+TEST_CASE("a file written by safetensors.torch reads back exactly, every dtype", "[io]") {
+  // tests/io/data/torch_written.safetensors comes from `torch_interop.py --write-golden`.
+  const io::SafetensorsFile got =
+      io::load_safetensors(std::string(KILN_TEST_DIR) + "/io/data/torch_written.safetensors");
+  const io::SafetensorsFile want = interop_file();
+  REQUIRE(got.tensors.size() == want.tensors.size());
+  for (const auto& [name, w] : want.tensors) {
+    CAPTURE(name);
+    const io::RawTensor& g = got.tensors.at(name);
+    REQUIRE(g.dtype == w.dtype);
+    REQUIRE(g.shape == w.shape);
+    REQUIRE(g.bytes == w.bytes);
+  }
+  REQUIRE(got.metadata == want.metadata);
+  REQUIRE(io::from_raw<int64_t>(got.tensors.at("i64")).item() == -(int64_t(1) << 40));
+}
+
+// Run by tests/io/torch_interop.py (ctest io_torch_interop), which reads the file back
+// with safetensors.torch.
+TEST_CASE("write the interop tensors for safetensors.torch", "[.interop]") {
+  const char* path = std::getenv("KILN_INTEROP_FILE");
+  REQUIRE(path != nullptr);
+  io::save_safetensors(path, interop_file());
+}
+
+TEST_CASE("a torch model's checkpoint loads into its kiln twin and computes the same", "[io][nn]") {
+  // torch.nn.Sequential(Linear(3, 4), BatchNorm1d(4), ReLU(), Linear(4, 2)) after three
+  // SGD steps, saved with safetensors.torch (torch_interop.py --write-golden): its
+  // num_batches_tracked is an I64 tensor, the rest F32.
+  namespace nn = kiln::nn;
+  nn::Sequential<float> model{
+      std::make_shared<nn::Linear<float>>(3, 4), std::make_shared<nn::BatchNorm1d<float>>(4),
+      std::make_shared<nn::ReLU<float>>(), std::make_shared<nn::Linear<float>>(4, 2)};
+  const std::string data = std::string(KILN_TEST_DIR) + "/io/data/";
+  io::load(data + "torch_model.safetensors", model);
+  REQUIRE(model.named_integer_buffers().at("1.num_batches_tracked").item() == 3);
+  model.eval();
+  const auto io_pair = io::load<float>(data + "torch_model_io.safetensors");
+  const Tensor<float> y = model(io_pair.at("x"));
+  REQUIRE(y.shape() == Shape{5, 2});
+  REQUIRE(kiln::amax(kiln::abs(y - io_pair.at("y"))).item() < 1e-6f);
 }
