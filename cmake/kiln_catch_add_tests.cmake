@@ -1,7 +1,13 @@
 # Writes CTEST_FILE with one add_test() per test case of the Catch2 executable
-# TEST_EXECUTABLE (see KilnCatch.cmake). Run by CMake after each build of the executable.
+# TEST_EXECUTABLE (see KilnCatch.cmake), or with BY_FILE one per test source file. Run by
+# CMake after each build of the executable.
+if(BY_FILE)
+  set(list_args "-#" --list-tags)
+else()
+  set(list_args --list-test-names-only)
+endif()
 execute_process(
-  COMMAND "${TEST_EXECUTABLE}" --list-test-names-only
+  COMMAND "${TEST_EXECUTABLE}" ${list_args}
   WORKING_DIRECTORY "${TEST_WORKING_DIR}"
   OUTPUT_VARIABLE output
   ERROR_VARIABLE error
@@ -18,6 +24,29 @@ if(NOT result MATCHES "^[0-9]+$")
 endif()
 
 string(REPLACE "|" ";" properties "${TEST_PROPERTIES}")
+if(BY_FILE)
+  # Catch2's -# tags every test case with its file's name ("[#test_layers]"); hidden test
+  # cases ([.]) stay out, as they do from a plain run.
+  string(REGEX MATCHALL "\\[#[A-Za-z0-9_]+\\]" tags "${output}")
+  list(REMOVE_DUPLICATES tags)
+  set(script "")
+  foreach(tag IN LISTS tags)
+    string(REGEX REPLACE "^\\[#(.*)\\]$" "\\1" file "${tag}")
+    string(APPEND script
+      "add_test([==[${file}]==] [==[${TEST_EXECUTABLE}]==] \"-#\" [==[${tag}~[.]]==] --warn NoTests)\n"
+      "set_tests_properties([==[${file}]==] PROPERTIES WORKING_DIRECTORY [==[${TEST_WORKING_DIR}]==]")
+    foreach(p IN LISTS properties)
+      string(APPEND script " [==[${p}]==]")
+    endforeach()
+    string(APPEND script ")\n")
+  endforeach()
+  list(LENGTH tags count)
+  if(count EQUAL 0)
+    message(FATAL_ERROR "No [#file] tags listed by ${TEST_EXECUTABLE}:\n${output}${error}")
+  endif()
+  file(WRITE "${CTEST_FILE}" "${script}")
+  return()
+endif()
 
 # One bracket argument per value, so that no character of a test name is interpreted.
 function(bracket out value)
