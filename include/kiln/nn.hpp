@@ -5,6 +5,7 @@
 
 #include "kiln/kiln.hpp"
 #include "kiln/nn/activation.hpp"
+#include "kiln/nn/attention.hpp"
 #include "kiln/nn/batchnorm.hpp"
 #include "kiln/nn/clip_grad.hpp"
 #include "kiln/nn/container.hpp"
@@ -16,3 +17,5 @@
 #include "kiln/nn/linear.hpp"
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/normalization.hpp"
+#include "kiln/nn/rnn.hpp"
+#include "kiln/nn/transformer.hpp"

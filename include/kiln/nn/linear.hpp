@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "kiln/nn/init.hpp"
 #include "kiln/nn/module.hpp"
@@ -20,7 +21,14 @@ template <class T = float, class D = CPU>
 class Linear : public UnaryModule<T, D> {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true)
-      : UnaryModule<T, D>("Linear"), in_features(in_features), out_features(out_features) {
+      : Linear("Linear", in_features, out_features, bias) {}
+
+ protected:
+  /// For subclasses that only rename it (repr prints `type_name`).
+  Linear(std::string type_name, int64_t in_features, int64_t out_features, bool bias)
+      : UnaryModule<T, D>(std::move(type_name)),
+        in_features(in_features),
+        out_features(out_features) {
     KILN_CHECK(in_features >= 0 && out_features >= 0, ValueError,
                "[nn::Linear] feature counts must be non-negative, got in_features=", in_features,
                ", out_features=", out_features);
@@ -29,6 +37,7 @@ class Linear : public UnaryModule<T, D> {
     reset_parameters();
   }
 
+ public:
   void reset_parameters() {
     init::kaiming_uniform_(weight, std::sqrt(5.0));
     if (bias.defined()) {
@@ -51,6 +60,15 @@ class Linear : public UnaryModule<T, D> {
 
   int64_t in_features, out_features;
   Tensor<T, D> weight, bias;
+};
+
+/// A Linear that prints as torch's MultiheadAttention.out_proj does (the name keeps torch's
+/// quantization tooling off that layer; here it only makes repr match).
+template <class T = float, class D = CPU>
+class NonDynamicallyQuantizableLinear : public Linear<T, D> {
+ public:
+  NonDynamicallyQuantizableLinear(int64_t in_features, int64_t out_features, bool bias = true)
+      : Linear<T, D>("NonDynamicallyQuantizableLinear", in_features, out_features, bias) {}
 };
 
 namespace functional {
