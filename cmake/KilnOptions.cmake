@@ -26,6 +26,3 @@ option(KILN_BUILD_TESTS "Build the tests" ${PROJECT_IS_TOP_LEVEL})
 option(KILN_BUILD_BENCHMARKS "Build the benchmarks" OFF)
 option(KILN_BUILD_EXAMPLES "Build the examples" ${PROJECT_IS_TOP_LEVEL})
 
-if(KILN_PYTHON)
-  message(STATUS "kiln: KILN_PYTHON is ON, but the Python bindings come later; nothing to build yet")
-endif()

@@ -4,7 +4,7 @@
 
 KILN_APT_PACKAGES=(build-essential cmake catch2 libeigen3-dev librandom123-dev libsleef-dev pkg-config
                    libdnnl-dev libopenblas-openmp-dev zlib1g-dev nlohmann-json3-dev libstb-dev
-                   dataset-fashion-mnist)
+                   dataset-fashion-mnist python3-dev python3-venv)
 
 kiln_install_deps() {
   if ! command -v dpkg >/dev/null 2>&1; then
@@ -35,4 +35,19 @@ kiln_install_deps() {
   if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH="/usr/local/cuda/bin:$PATH"
   fi
+}
+
+
+# kiln_python_env DIR: a virtual environment in DIR with the Python packages the bindings
+# and their tests need; sets KILN_PYTHON_BIN to its interpreter. Debian's python3 is
+# preferred: its headers come from python3-dev.
+kiln_python_env() {
+  local dir=$1 python=python3
+  [ -x /usr/bin/python3 ] && python=/usr/bin/python3
+  if [ ! -x "$dir/bin/python" ]; then
+    "$python" -m venv "$dir"
+  fi
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check pybind11 numpy pytest
+  KILN_PYTHON_BIN="$PWD/$dir/bin/python"
+  export KILN_PYTHON_BIN
 }

@@ -172,8 +172,8 @@ struct MultiheadAttentionOutput {
 /// else q_proj_weight [E, E], k_proj_weight [E, kdim], v_proj_weight [E, vdim]; then
 /// in_proj_bias [3E] (with bias); then the child out_proj, a Linear(E, E). Initialised as
 /// torch's _reset_parameters: xavier_uniform_ projection weights, zero biases, out_proj's
-/// weight as Linear's. out_proj prints as Linear where torch prints
-/// NonDynamicallyQuantizableLinear (a Linear subclass that only changes the name).
+/// weight as Linear's. out_proj is a NonDynamicallyQuantizableLinear, as torch's: a
+/// Linear that only prints another name.
 template <class T = float, class D = CPU>
 class MultiheadAttention : public Module<T, D> {
  public:

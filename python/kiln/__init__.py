@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""kiln: PyTorch's tensor API on kiln's C++ tensors, ops and autograd.
+
+The math runs in C++ (kiln._C); this package only arranges names as torch does.
+"""
+import contextlib
+
+from . import _C
+from ._C import (  # noqa: F401  (re-exported)
+    Tensor,
+    abs,
+    amax,
+    amin,
+    arange,
+    bfloat16,
+    bool,
+    ceil,
+    cos,
+    div,
+    dtype,
+    empty,
+    eq,
+    erf,
+    exp,
+    expm1,
+    eye,
+    float16,
+    float32,
+    float64,
+    floor,
+    floor_divide,
+    from_numpy,
+    full,
+    ge,
+    gelu,
+    gt,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_grad_enabled,
+    le,
+    linspace,
+    log,
+    log1p,
+    log2,
+    lt,
+    manual_seed,
+    matmul,
+    mean,
+    mul,
+    ne,
+    ones,
+    pow,
+    rand,
+    randint,
+    randn,
+    relu,
+    remainder,
+    round,
+    rsqrt,
+    sigmoid,
+    silu,
+    sin,
+    sqrt,
+    square,
+    sub,
+    sum,
+    tan,
+    tanh,
+    tensor,
+    uint8,
+    zeros,
+)
+from ._C import add  # noqa: F401
+
+# torch's aliases.
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+
+__version__ = "0.1.0"
+
+
+def zeros_like(input, *, dtype=None, requires_grad=False):
+    return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, requires_grad=False):
+    return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, requires_grad=False):
+    return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input, *, dtype=None, requires_grad=False):
+    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, requires_grad=False):
+    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Sets grad mode inside a `with` block or a function decorated with an instance
+    (`@kiln.no_grad()`), then restores it."""
+
+    def __init__(self, enabled):
+        self._enabled = enabled
+
+    def __enter__(self):
+        self._prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(self._enabled)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self._prev)
+        return False
+
+
+class no_grad(_GradMode):  # noqa: N801  (torch's name)
+    """torch.no_grad: operations inside record no autograd history."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """torch.enable_grad: turns recording back on inside a no_grad region."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+def set_grad_enabled(mode):
+    """torch.set_grad_enabled, as a function (a context manager form comes later)."""
+    _C._set_grad_enabled(mode)
+

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// What the binding files share: kiln.dtype's C++ side and each file's bind_* function.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include "dyn_tensor.hpp"
+
+namespace kiln::python {
+
+/// kiln.float32, kiln.int64, ...: a ScalarType as a Python object.
+struct DType {
+  ScalarType type;
+};
+
+/// A kiln.dtype argument's ScalarType.
+ScalarType to_scalar_type(const py::object& dtype);
+/// requires_grad_ on any dtype: floating tensors only, as torch.
+void set_requires_grad(DynTensor& x, bool on);
+
+void bind_tensor(py::module_& m);
+void bind_factories(py::module_& m);
+void bind_ops(py::module_& m);
+void bind_index(py::module_& m);
+
+}  // namespace kiln::python
