@@ -111,37 +111,36 @@ DynTensor tensor_from(const py::object& data, const py::object& dtype, bool requ
   return finish(t, requires_grad);
 }
 
+// Defines a factory of torch's shape form, name(2, 3, dtype=..., requires_grad=...), whose
+// dtype defaults to float32; make.template operator()<T>(shape) builds the tensor.
+template <bool FloatingOnly, class Make>
+void def_shape_factory(py::module_& m, const char* name, Make make) {
+  m.def(
+      name,
+      [name, make](py::args shape, py::object dtype, bool requires_grad) {
+        const ScalarType st = dtype_or(dtype, kDefaultFloat);
+        const Shape s = shape_of(shape);
+        auto build = [&]<class T>() { return DynTensor(make.template operator()<T>(s)); };
+        if constexpr (FloatingOnly)
+          return finish(dispatch_floating(st, name, build), requires_grad);
+        else
+          return finish(dispatch(st, build), requires_grad);
+      },
+      py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+}
+
 }  // namespace
 
 void bind_factories(py::module_& m) {
   using py::arg;
+  def_shape_factory<false>(m, "zeros", []<class T>(const Shape& s) { return zeros<T>(s); });
+  def_shape_factory<false>(m, "ones", []<class T>(const Shape& s) { return ones<T>(s); });
+  def_shape_factory<false>(m, "empty", []<class T>(const Shape& s) { return empty<T>(s); });
+  def_shape_factory<true>(m, "rand", []<class T>(const Shape& s) { return rand<T>(s); });
+  def_shape_factory<true>(m, "randn", []<class T>(const Shape& s) { return randn<T>(s); });
   m.def("from_numpy", &from_numpy, arg("array"));
   m.def("tensor", &tensor_from, arg("data"), py::kw_only(), arg("dtype") = py::none(),
         arg("requires_grad") = false);
-  m.def(
-      "zeros",
-      [](py::args shape, py::object dtype, bool rg) {
-        return finish(dispatch(dtype_or(dtype, kDefaultFloat),
-                               [&]<class T>() { return DynTensor(zeros<T>(shape_of(shape))); }),
-                      rg);
-      },
-      py::kw_only(), arg("dtype") = py::none(), arg("requires_grad") = false);
-  m.def(
-      "ones",
-      [](py::args shape, py::object dtype, bool rg) {
-        return finish(dispatch(dtype_or(dtype, kDefaultFloat),
-                               [&]<class T>() { return DynTensor(ones<T>(shape_of(shape))); }),
-                      rg);
-      },
-      py::kw_only(), arg("dtype") = py::none(), arg("requires_grad") = false);
-  m.def(
-      "empty",
-      [](py::args shape, py::object dtype, bool rg) {
-        return finish(dispatch(dtype_or(dtype, kDefaultFloat),
-                               [&]<class T>() { return DynTensor(empty<T>(shape_of(shape))); }),
-                      rg);
-      },
-      py::kw_only(), arg("dtype") = py::none(), arg("requires_grad") = false);
   m.def(
       "full",
       [](const std::vector<int64_t>& size, py::object value, py::object dtype, bool rg) {
@@ -197,24 +196,6 @@ void bind_factories(py::module_& m) {
       },
       arg("n"), arg("m") = py::none(), py::kw_only(), arg("dtype") = py::none(),
       arg("requires_grad") = false);
-  m.def(
-      "rand",
-      [](py::args shape, py::object dtype, bool rg) {
-        return finish(
-            dispatch_floating(dtype_or(dtype, kDefaultFloat), "rand",
-                              [&]<class T>() { return DynTensor(rand<T>(shape_of(shape))); }),
-            rg);
-      },
-      py::kw_only(), arg("dtype") = py::none(), arg("requires_grad") = false);
-  m.def(
-      "randn",
-      [](py::args shape, py::object dtype, bool rg) {
-        return finish(
-            dispatch_floating(dtype_or(dtype, kDefaultFloat), "randn",
-                              [&]<class T>() { return DynTensor(randn<T>(shape_of(shape))); }),
-            rg);
-      },
-      py::kw_only(), arg("dtype") = py::none(), arg("requires_grad") = false);
   m.def(
       "randint",
       [](py::args args, py::object dtype) {

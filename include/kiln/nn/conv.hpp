@@ -25,6 +25,15 @@ void reset_conv(const Tensor<T, CPU>& weight, const Tensor<T, CPU>& bias) {
     init::uniform_(bias, -1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in));
   }
 }
+
+// The channel counts every convolution module checks; `op` names the module.
+inline void check_conv_channels(const char* op, int64_t in_channels, int64_t out_channels,
+                                int64_t groups) {
+  KILN_CHECK(in_channels > 0 && out_channels > 0 && groups > 0 && in_channels % groups == 0 &&
+                 out_channels % groups == 0,
+             ValueError, "[nn::", op, "] in_channels (", in_channels, ") and out_channels (",
+             out_channels, ") must be positive multiples of groups (", groups, ")");
+}
 }  // namespace detail
 
 struct Conv2dOptions {
@@ -46,10 +55,7 @@ class Conv2d : public UnaryModule<T, D> {
         out_channels(out_channels),
         kernel_size(kernel_size),
         options(options) {
-    KILN_CHECK(in_channels > 0 && out_channels > 0 && options.groups > 0 &&
-                   in_channels % options.groups == 0 && out_channels % options.groups == 0,
-               ValueError, "[nn::Conv2d] in_channels (", in_channels, ") and out_channels (",
-               out_channels, ") must be positive multiples of groups (", options.groups, ")");
+    detail::check_conv_channels("Conv2d", in_channels, out_channels, options.groups);
     KILN_CHECK(!kernel_size.empty() && kernel_size.h() > 0 && kernel_size.w() > 0, ValueError,
                "[nn::Conv2d] kernel_size must be positive, got ", kernel_size);
     weight =
@@ -104,10 +110,7 @@ class Conv1d : public UnaryModule<T, D> {
         out_channels(out_channels),
         kernel_size(kernel_size),
         options(options) {
-    KILN_CHECK(in_channels > 0 && out_channels > 0 && options.groups > 0 &&
-                   in_channels % options.groups == 0 && out_channels % options.groups == 0,
-               ValueError, "[nn::Conv1d] in_channels (", in_channels, ") and out_channels (",
-               out_channels, ") must be positive multiples of groups (", options.groups, ")");
+    detail::check_conv_channels("Conv1d", in_channels, out_channels, options.groups);
     KILN_CHECK(kernel_size > 0, ValueError, "[nn::Conv1d] kernel_size must be positive, got ",
                kernel_size);
     weight = this->register_parameter(
@@ -162,11 +165,7 @@ class ConvTranspose2d : public UnaryModule<T, D> {
         out_channels(out_channels),
         kernel_size(kernel_size),
         options(options) {
-    KILN_CHECK(in_channels > 0 && out_channels > 0 && options.groups > 0 &&
-                   in_channels % options.groups == 0 && out_channels % options.groups == 0,
-               ValueError, "[nn::ConvTranspose2d] in_channels (", in_channels,
-               ") and out_channels (", out_channels, ") must be positive multiples of groups (",
-               options.groups, ")");
+    detail::check_conv_channels("ConvTranspose2d", in_channels, out_channels, options.groups);
     KILN_CHECK(!kernel_size.empty() && kernel_size.h() > 0 && kernel_size.w() > 0, ValueError,
                "[nn::ConvTranspose2d] kernel_size must be positive, got ", kernel_size);
     weight =
