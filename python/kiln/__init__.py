@@ -5,7 +5,7 @@ The math runs in C++ (kiln._C); this package only arranges names as torch does.
 """
 import contextlib
 
-from . import _C
+from . import _C, autograd  # noqa: F401
 from ._C import (  # noqa: F401  (re-exported)
     Tensor,
     abs,
@@ -73,6 +73,24 @@ from ._C import (  # noqa: F401  (re-exported)
     zeros,
 )
 from ._C import add  # noqa: F401
+from ._C import (  # noqa: F401
+    all,
+    any,
+    argmax,
+    argmin,
+    cat,
+    clamp,
+    concat,
+    log_softmax,
+    maximum,
+    minimum,
+    prod,
+    softmax,
+    stack,
+    std,
+    var,
+    where,
+)
 
 # torch's aliases.
 float = float32  # noqa: A001

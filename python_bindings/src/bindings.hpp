@@ -22,5 +22,7 @@ void bind_tensor(py::module_& m);
 void bind_factories(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_index(py::module_& m);
+void bind_functions(py::module_& m);
+void bind_autograd(py::module_& m);
 
 }  // namespace kiln::python

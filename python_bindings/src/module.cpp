@@ -27,4 +27,6 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_factories(m);
   kiln::python::bind_ops(m);
   kiln::python::bind_index(m);
+  kiln::python::bind_functions(m);
+  kiln::python::bind_autograd(m);
 }
