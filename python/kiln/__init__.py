@@ -29,6 +29,7 @@ from ._C import (  # noqa: F401  (re-exported)
     float64,
     floor,
     floor_divide,
+    from_dlpack,
     from_numpy,
     full,
     ge,

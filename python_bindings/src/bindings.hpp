@@ -24,5 +24,6 @@ void bind_ops(py::module_& m);
 void bind_index(py::module_& m);
 void bind_functions(py::module_& m);
 void bind_autograd(py::module_& m);
+void bind_dlpack(py::module_& m);
 
 }  // namespace kiln::python

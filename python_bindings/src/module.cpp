@@ -29,4 +29,5 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_index(m);
   kiln::python::bind_functions(m);
   kiln::python::bind_autograd(m);
+  kiln::python::bind_dlpack(m);
 }

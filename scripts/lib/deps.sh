@@ -4,7 +4,7 @@
 
 KILN_APT_PACKAGES=(build-essential cmake catch2 libeigen3-dev librandom123-dev libsleef-dev pkg-config
                    libdnnl-dev libopenblas-openmp-dev zlib1g-dev nlohmann-json3-dev libstb-dev
-                   dataset-fashion-mnist python3-dev python3-venv)
+                   dataset-fashion-mnist python3-dev python3-venv libdlpack-dev)
 
 kiln_install_deps() {
   if ! command -v dpkg >/dev/null 2>&1; then
@@ -40,12 +40,13 @@ kiln_install_deps() {
 
 # kiln_python_env DIR: a virtual environment in DIR with the Python packages the bindings
 # and their tests need; sets KILN_PYTHON_BIN to its interpreter. Debian's python3 is
-# preferred: its headers come from python3-dev.
+# preferred: its headers come from python3-dev. The environment sees the system's
+# packages, so tests that compare with torch run where torch is installed.
 kiln_python_env() {
   local dir=$1 python=python3
   [ -x /usr/bin/python3 ] && python=/usr/bin/python3
   if [ ! -x "$dir/bin/python" ]; then
-    "$python" -m venv "$dir"
+    "$python" -m venv --system-site-packages "$dir"
   fi
   "$dir/bin/python" -m pip install -q --disable-pip-version-check pybind11 numpy pytest
   KILN_PYTHON_BIN="$PWD/$dir/bin/python"
