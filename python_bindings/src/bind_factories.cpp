@@ -89,8 +89,13 @@ DynTensor tensor_from(const py::object& data, const py::object& dtype, bool requ
   py::module_ np = py::module_::import("numpy");
   py::array a;
   if (py::isinstance<DynTensor>(data)) {
-    a = data.attr("detach")().attr("numpy")();
-  } else if (py::isinstance<py::array>(data)) {
+    // A copy, detached (torch warns and does the same); any dtype, bfloat16 included.
+    DynTensor t = std::visit([](const auto& x) { return DynTensor(x.detach().clone()); },
+                             data.cast<const DynTensor&>().t);
+    if (!dtype.is_none()) t = to_dtype(t, to_scalar_type(dtype));
+    return finish(t, requires_grad);
+  }
+  if (py::isinstance<py::array>(data)) {
     a = data;
   } else {
     a = np.attr("array")(data);

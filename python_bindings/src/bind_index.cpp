@@ -250,7 +250,7 @@ void bind_index(py::module_& m) {
   cls.def("__getitem__", &getitem);
   cls.def("__setitem__", &setitem);
   cls.def("__iter__", [](const DynTensor& x) {
-    KILN_CHECK(x.shape().size() > 0, Error, "[iter] iteration over a 0-d tensor");
+    KILN_CHECK(x.shape().size() > 0, DTypeError, "[iter] iteration over a 0-d tensor");
     py::list rows;
     for (int64_t i = 0; i < x.shape()[0]; ++i)
       rows.append(std::visit([&](const auto& t) { return DynTensor(t.select(0, i)); }, x.t));

@@ -159,7 +159,7 @@ void bind_tensor(py::module_& m) {
            })
       .def("__len__",
            [](const DynTensor& x) {
-             KILN_CHECK(x.shape().size() > 0, Error, "[len] len() of a 0-d tensor");
+             KILN_CHECK(x.shape().size() > 0, DTypeError, "[len] len() of a 0-d tensor");
              return x.shape()[0];
            })
       .def("is_contiguous",

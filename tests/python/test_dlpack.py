@@ -9,6 +9,8 @@ import kiln
 @pytest.mark.parametrize("dtype", [kiln.float32, kiln.float64, kiln.float16, kiln.int64,
                                    kiln.int32, kiln.int16, kiln.int8, kiln.uint8, kiln.bool])
 def test_numpy_reads_kiln_through_dlpack(dtype):
+    if dtype == kiln.bool and np.lib.NumpyVersion(np.__version__) < "1.25.0":
+        pytest.skip("numpy reads DLPack bool from 1.25 on")
     t = (kiln.arange(12).reshape(3, 4) > 5) if dtype == kiln.bool else \
         kiln.arange(12).reshape(3, 4).to(dtype)
     a = np.from_dlpack(t)

@@ -307,3 +307,16 @@ def test_errors_are_python_exceptions():
     with pytest.raises(ValueError):
         kiln.zeros(-1)
     assert math.isnan(kiln.tensor(float("nan")).item())
+
+
+def test_tensor_copies_a_tensor_of_any_dtype():
+    b = kiln.ones(2, dtype=kiln.bfloat16, requires_grad=True)
+    c = kiln.tensor(b)
+    assert c.dtype == kiln.bfloat16 and not c.requires_grad
+    assert kiln.tensor(b, dtype=kiln.float32).tolist() == [1.0, 1.0]
+    c += 1
+    assert b.float().tolist() == [1.0, 1.0]  # a copy
+    with pytest.raises(TypeError, match="0-d"):
+        len(kiln.tensor(1.0))
+    with pytest.raises(TypeError, match="0-d"):
+        iter(kiln.tensor(1.0))
