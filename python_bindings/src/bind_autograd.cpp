@@ -87,6 +87,14 @@ void bind_autograd(py::module_& m) {
         arg("create_graph") = false, arg("allow_unused") = false);
   auto cls = py::reinterpret_borrow<py::class_<DynTensor>>(m.attr("Tensor"));
   cls.def("register_hook", &register_hook, arg("hook"));
+  // .grad = None drops the gradient (what optimizers' zero_grad(set_to_none) does).
+  cls.def(
+      "_zero_grad",
+      [](const DynTensor& x, bool set_to_none) {
+        dispatch_floating(x.dtype(), "zero_grad",
+                          [&]<class T>() { x.as<T>().zero_grad(set_to_none); });
+      },
+      py::arg("set_to_none") = true);
   cls.def("retain_grad", [](const DynTensor& x) {
     dispatch_floating(x.dtype(), "retain_grad", [&]<class T>() { x.as<T>().retain_grad(); });
   });

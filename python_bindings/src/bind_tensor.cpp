@@ -134,6 +134,9 @@ void bind_tensor(py::module_& m) {
     m.attr(std::string(scalar_type_name(st)).c_str()) = DType{st};
 
   py::class_<DynTensor> cls(m, "Tensor");
+  // Tensor(t) is another handle to t (what Python subclasses such as nn.Parameter build
+  // on); torch's Tensor(data) constructors are kiln.tensor here.
+  cls.def(py::init<const DynTensor&>(), py::arg("data"));
   cls.def_property_readonly("shape", [](const DynTensor& x) { return shape_tuple(x.shape()); })
       .def_property_readonly("dtype", [](const DynTensor& x) { return DType{x.dtype()}; })
       .def_property_readonly("ndim", [](const DynTensor& x) { return x.shape().size(); })

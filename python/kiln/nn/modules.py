@@ -1,0 +1,366 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""kiln.nn.Module and the first layers, in Python as torch's are: a module finds its
+parameters and children among its attributes; its forward calls kiln's C++ ops."""
+import collections
+import math
+
+from .. import _C
+from . import functional as F
+from . import init
+
+
+class Parameter(_C.Tensor):
+    """A tensor that a Module registers as a parameter when assigned as an attribute
+    (torch.nn.Parameter). It shares `data`'s memory and requires grad by default."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.detach())
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+_IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """torch.nn.Module: subclass it, assign Parameters and Modules as attributes in
+    __init__, and define forward."""
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", collections.OrderedDict())
+        object.__setattr__(self, "_buffers", collections.OrderedDict())
+        object.__setattr__(self, "_modules", collections.OrderedDict())
+
+    # ---- attributes ------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign before Module.__init__() call")
+        for d in (self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        for key in ("_parameters", "_buffers", "_modules"):
+            d = self.__dict__.get(key)
+            if d is not None and name in d:
+                return d[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for d in (self._parameters, self._buffers, self._modules):
+            if name in d:
+                del d[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' as parameter '{name}' "
+                            "(kiln.nn.Parameter or None required)")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor):
+        names = self.__dict__.setdefault("_buffer_names", set())
+        names.add(name)
+        self._buffers[name] = tensor
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ---- traversal -------------------------------------------------------------------
+    def named_modules(self, memo=None, prefix=""):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        return ((n, m) for n, m in self._modules.items() if m is not None)
+
+    def children(self):
+        return (m for _, m in self.named_children())
+
+    def _named_members(self, key, prefix, recurse):
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mod_prefix, m in mods:
+            for name, t in getattr(m, key).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield mod_prefix + ("." if mod_prefix else "") + name, t
+
+    def named_parameters(self, prefix="", recurse=True):
+        """Parameters by dotted name ("features.0.weight"); a shared one is listed once."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients ---------------------------------------------------------
+    def train(self, mode=True):
+        object.__setattr__(self, "training", bool(mode))
+        for m in self.children():
+            m.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            p._zero_grad(set_to_none)
+
+    # ---- state -----------------------------------------------------------------------
+    def state_dict(self, prefix=""):
+        """Parameters then buffers, module by module, as torch orders them; detached
+        tensors sharing the module's memory."""
+        out = collections.OrderedDict()
+        for name, t in self._parameters.items():
+            if t is not None:
+                out[prefix + name] = t.detach()
+        for name, t in self._buffers.items():
+            if t is not None:
+                out[prefix + name] = t.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                out.update(m.state_dict(prefix + name + "."))
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copies `state_dict` into the module's own tensors. Every problem (missing or
+        unexpected keys with strict, any shape mismatch) is reported in one error, and
+        nothing is loaded when there is one."""
+        mine = self.state_dict()
+        missing = [k for k in mine if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in mine]
+        mismatched = [f"{k}: copying a param with shape {tuple(state_dict[k].shape)}, the shape "
+                      f"in current model is {tuple(t.shape)}"
+                      for k, t in mine.items() if k in state_dict
+                      and tuple(state_dict[k].shape) != tuple(t.shape)]
+        problems = []
+        if mismatched:
+            problems.append("size mismatch for " + "; ".join(mismatched))
+        if strict and missing:
+            problems.append("Missing key(s) in state_dict: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("Unexpected key(s) in state_dict: " + ", ".join(unexpected))
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: "
+                               + ". ".join(problems) + ". Nothing was loaded.")
+        with _C_no_grad():
+            for k, t in mine.items():
+                if k in state_dict:
+                    t[...] = state_dict[k]
+        return _IncompatibleKeys(missing, unexpected)
+
+    def to(self, dtype):
+        """Converts every parameter and buffer to `dtype` (new Parameters: create the
+        optimizer after moving the model, as torch advises)."""
+        for m in self.modules():
+            for name, p in list(m._parameters.items()):
+                if p is not None and p.dtype != dtype:
+                    m._parameters[name] = Parameter(p.detach().to(dtype), p.requires_grad)
+            for name, b in list(m._buffers.items()):
+                if b is not None and b.is_floating_point() and b.dtype != dtype:
+                    m._buffers[name] = b.to(dtype)
+        return self
+
+    def double(self):
+        return self.to(_C.float64)
+
+    def float(self):
+        return self.to(_C.float32)
+
+    # ---- calling and printing --------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
+                                  '"forward" function')
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        children = [(n, m) for n, m in self._modules.items() if m is not None]
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = [extra] if extra else []
+        for name, m in children:
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _C_no_grad:
+    def __enter__(self):
+        self._prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(False)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self._prev)
+        return False
+
+
+class Linear(Module):
+    """y = x W^T + b, with torch's initialisation (kaiming_uniform_(a = sqrt(5)) for W,
+    U(-1/sqrt(in), 1/sqrt(in)) for b)."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        dtype = dtype or _C.float32
+        self.weight = Parameter(_C.empty(out_features, in_features, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_C.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Identity(Module):
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+def _activation(name, fn):
+    cls = type(name, (Module,), {"forward": lambda self, x: fn(x),
+                                 "__doc__": f"torch.nn.{name}: {fn.__name__} of the input."})
+    return cls
+
+
+ReLU = _activation("ReLU", _C.relu)
+Tanh = _activation("Tanh", _C.tanh)
+Sigmoid = _activation("Sigmoid", _C.sigmoid)
+SiLU = _activation("SiLU", _C.silu)
+GELU = _activation("GELU", _C.gelu)
+
+
+class Sequential(Module):
+    """Runs its modules in order; children are named "0", "1", ..."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class MSELoss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, reduction=self.reduction)

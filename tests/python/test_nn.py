@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""kiln.nn and kiln.optim from Python: modules found from attributes as in torch, state
+dicts, repr, losses against numpy, optimizer steps against torch's update rules, and a
+small training loop that learns."""
+import math
+
+import numpy as np
+import pytest
+
+import kiln
+import kiln.nn as nn
+import kiln.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        self.scale = nn.Parameter(kiln.ones(2))
+        self.register_buffer("count", kiln.zeros(1))
+        self.note = "plain attribute"
+
+    def forward(self, x):
+        return self.features(x) * self.scale
+
+
+def test_parameters_are_found_from_attributes():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["scale", "features.0.weight", "features.0.bias", "features.2.weight",
+                     "features.2.bias"]
+    assert [n for n, _ in net.named_buffers()] == ["count"]
+    assert list(net.state_dict()) == ["scale", "count", "features.0.weight", "features.0.bias",
+                                      "features.2.weight", "features.2.bias"]
+    assert all(p.requires_grad for p in net.parameters())
+    assert isinstance(net.features[0].weight, nn.Parameter)
+    assert net.note == "plain attribute"
+    # A shared parameter is listed once.
+    tied = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    tied[1].weight = tied[0].weight
+    assert [n for n, _ in tied.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
+    assert [n for n, _ in net.named_modules()] == ["", "features", "features.0", "features.1",
+                                                   "features.2"]
+
+
+def test_linear_matches_numpy_and_torch_init():
+    kiln.manual_seed(0)
+    fc = nn.Linear(50, 7)
+    bound = 1 / math.sqrt(50)
+    w = fc.weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    x = kiln.randn(3, 50)
+    np.testing.assert_allclose(fc(x).detach().numpy(),
+                               x.numpy() @ w.T + fc.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert nn.Linear(2, 2, bias=False).bias is None
+    assert len(list(nn.Linear(2, 2, bias=False).parameters())) == 1
+
+
+def test_repr_like_torch():
+    assert repr(nn.Sequential(nn.Linear(4, 3), nn.ReLU())) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=4, out_features=3, bias=True)\n"
+        "  (1): ReLU()\n"
+        ")")
+
+
+def test_state_dict_round_trip_and_errors():
+    a, b = Net(), Net()
+    x = kiln.randn(5, 4)
+    assert (a(x) - b(x)).abs().amax().item() > 0
+    b.load_state_dict(a.state_dict())
+    assert (a(x) - b(x)).abs().amax().item() == 0
+    sd = a.state_dict()
+    del sd["scale"]
+    sd["extra"] = kiln.zeros(1)
+    sd["features.0.weight"] = kiln.zeros(9, 9)
+    before = b(x).detach().numpy()
+    with pytest.raises(RuntimeError, match="size mismatch for features.0.weight") as e:
+        b.load_state_dict(sd)
+    assert "Missing key(s) in state_dict: scale" in str(e.value)
+    assert "Unexpected key(s) in state_dict: extra" in str(e.value)
+    np.testing.assert_array_equal(b(x).detach().numpy(), before)  # nothing loaded
+
+
+def test_train_eval_zero_grad_and_to():
+    net = Net()
+    net.eval()
+    assert not net.training and not net.features[1].training
+    net.train()
+    net(kiln.randn(2, 4)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    net.double()
+    assert all(p.dtype == kiln.float64 for p in net.parameters())
+    assert net(kiln.randn(2, 4, dtype=kiln.float64)).dtype == kiln.float64
+
+
+def test_losses_match_numpy():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    y = np.array([2, 0, 1, 1])
+    lsm = x - np.log(np.exp(x).sum(1, keepdims=True))
+    want = -lsm[np.arange(4), y].mean()
+    got = F.cross_entropy(kiln.tensor(x), kiln.tensor(y))
+    assert abs(got.item() - want) < 1e-12
+    assert abs(nn.CrossEntropyLoss(reduction="sum")(kiln.tensor(x), kiln.tensor(y)).item()
+               - 4 * want) < 1e-12
+    t = np.zeros((4, 3))
+    assert abs(F.mse_loss(kiln.tensor(x), kiln.tensor(t)).item() - (x**2).mean()) < 1e-12
+    with pytest.raises(ValueError):
+        F.mse_loss(kiln.tensor(x), kiln.zeros(3))
+
+
+def test_sgd_and_adam_follow_torchs_rules():
+    p = nn.Parameter(kiln.tensor([1.0, -2.0], dtype=kiln.float64))
+    opt = kiln.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+    w = np.array([1.0, -2.0])
+    buf = None
+    for _ in range(3):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        g = 2 * w + 0.01 * w
+        buf = g if buf is None else 0.9 * buf + g
+        w = w - 0.1 * buf
+        opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-12)
+
+    q = nn.Parameter(kiln.tensor([0.5, 3.0], dtype=kiln.float64))
+    adam = kiln.optim.Adam([q], lr=0.01)
+    w, m, v = np.array([0.5, 3.0]), np.zeros(2), np.zeros(2)
+    for t in range(1, 4):
+        adam.zero_grad()
+        (q * q * q).sum().backward()
+        g = 3 * w**2
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = w - 0.01 / (1 - 0.9**t) * m / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        adam.step()
+    np.testing.assert_allclose(q.detach().numpy(), w, rtol=1e-12)
+    with pytest.raises(ValueError):
+        kiln.optim.SGD([], lr=0.1)
+
+
+def test_a_small_classifier_learns():
+    kiln.manual_seed(0)
+    x = kiln.randn(256, 2)
+    y = (x[:, 0] > 0).long() * 2 + (x[:, 1] > 0).long()
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = kiln.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    with kiln.no_grad():
+        acc = (model(x).argmax(1) == y).float().mean().item()
+    assert acc > 0.95, acc
