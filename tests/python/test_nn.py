@@ -155,3 +155,45 @@ def test_a_small_classifier_learns():
     with kiln.no_grad():
         acc = (model(x).argmax(1) == y).float().mean().item()
     assert acc > 0.95, acc
+
+
+def test_cnn_layers_match_numpy_loops():
+    kiln.manual_seed(1)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    assert conv.weight.shape == (3, 2, 3, 3)
+    assert np.abs(conv.weight.detach().numpy()).max() <= 1 / math.sqrt(18)
+    x = kiln.randn(1, 2, 5, 5, dtype=kiln.float32)
+    y = conv(x).detach().numpy()
+    xp = np.pad(x.numpy(), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    w, b = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+    want = np.zeros((1, 3, 5, 5), np.float32)
+    for o in range(3):
+        for i in range(5):
+            for j in range(5):
+                want[0, o, i, j] = (xp[0, :, i:i + 3, j:j + 3] * w[o]).sum() + b[o]
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5)
+    p = nn.MaxPool2d(2)(kiln.tensor(np.arange(16.0).reshape(1, 1, 4, 4)))
+    assert p.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
+    a = nn.AvgPool2d(2)(kiln.tensor(np.arange(16.0).reshape(1, 1, 4, 4)))
+    assert a.tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]
+    assert repr(conv) == "Conv2d(2, 3, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+
+
+def test_dropout_modes_and_fused_cross_entropy_options():
+    kiln.manual_seed(2)
+    d = nn.Dropout(0.5)
+    x = kiln.ones(10000)
+    kept = (d(x) != 0).float().mean().item()
+    assert 0.45 < kept < 0.55
+    d.eval()
+    assert (d(x) == x).all().item()
+    logits = kiln.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]], dtype=kiln.float64)
+    target = kiln.tensor([0, -100])
+    # ignore_index drops the second row; label smoothing mixes in the uniform target.
+    lsm = logits.log_softmax(1).tolist()[0]
+    assert abs(F.cross_entropy(logits, target).item() + lsm[0]) < 1e-12
+    eps = 0.1
+    want = -((1 - eps) * lsm[0] + eps / 3 * sum(lsm))
+    assert abs(F.cross_entropy(logits, target, label_smoothing=eps).item() - want) < 1e-12
+    with pytest.raises(TypeError, match="class indices"):
+        F.cross_entropy(logits, kiln.tensor([0.0, 1.0]))

@@ -3,10 +3,14 @@
 from . import functional, init  # noqa: F401
 from .modules import (  # noqa: F401
     GELU,
+    AvgPool2d,
+    Conv2d,
     CrossEntropyLoss,
+    Dropout,
     Flatten,
     Identity,
     Linear,
+    MaxPool2d,
     Module,
     ModuleList,
     MSELoss,

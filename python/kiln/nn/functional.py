@@ -13,9 +13,27 @@ log_softmax = _C.log_softmax
 
 
 def linear(input, weight, bias=None):
-    """x W^T + b."""
-    y = input @ weight.t()
-    return y if bias is None else y + bias
+    """x W^T + b, the bias fused into the GEMM."""
+    return _C._linear(input, weight, bias)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _C._conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    return _C._max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    return _C._avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def dropout(input, p=0.5, training=True):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return _C._dropout(input, p, training)
 
 
 def _reduce(loss, reduction):
@@ -40,18 +58,13 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(abs(input - target), reduction)
 
 
-def nll_loss(input, target, reduction="mean"):
-    """input [N, C] log-probabilities, target [N] class indices."""
-    if input.ndim != 2 or target.ndim != 1 or target.shape[0] != input.shape[0]:
-        raise ValueError(f"nll_loss: expected input [N, C] and target [N], got {input.shape} "
-                         f"and {target.shape}")
-    if target.is_floating_point():
-        raise TypeError("nll_loss: target must hold class indices (an integer tensor)")
-    classes = _C.arange(input.shape[1])
-    picked = _C.where(target.unsqueeze(1) == classes.unsqueeze(0), input, 0.0)
-    return _reduce(-picked.sum(1), reduction)
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """input [N, C] (or [C], [N, C, d...]) log-probabilities, target class indices; one
+    fused C++ pass forward and backward."""
+    return _C._nll_loss(input, target, weight, ignore_index, reduction, 0.0)
 
 
-def cross_entropy(input, target, reduction="mean"):
-    """log_softmax over dim 1, then nll_loss (class indices)."""
-    return nll_loss(log_softmax(input, 1), target, reduction)
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Class-index cross entropy: kiln's fused kernel (log_softmax is never formed)."""
+    return _C._cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)

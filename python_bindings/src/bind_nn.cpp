@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The C++ layer kernels that kiln.nn.functional calls: linear (bias fused into the GEMM),
+// conv2d, max_pool2d, avg_pool2d, dropout, and the fused cross entropy / nll_loss.
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "kiln/nn/functional.hpp"
+
+namespace kiln::python {
+
+namespace {
+
+// torch's `int | tuple[int, int]` arguments; None gives an empty pair (pooling's stride
+// then defaults to the kernel size).
+IntPair int_pair(const py::object& o, const char* what) {
+  if (o.is_none()) return {};
+  if (py::isinstance<py::int_>(o)) return IntPair(o.cast<int64_t>());
+  const auto v = o.cast<std::vector<int64_t>>();
+  KILN_CHECK(v.size() == 1 || v.size() == 2, ValueError, "[kiln.nn] ", what,
+             " must be an int or a pair, got ", v.size(), " values");
+  return v.size() == 1 ? IntPair(v[0]) : IntPair(v[0], v[1]);
+}
+
+// The dtype of a floating layer: all its tensors must share it (no silent promotion of a
+// model's weights).
+ScalarType layer_dtype(const char* op, const DynTensor& x,
+                       std::initializer_list<const DynTensor*> others) {
+  for (const DynTensor* o : others)
+    KILN_CHECK(!o || o->dtype() == x.dtype(), DTypeError, "[", op,
+               "] expected all tensors to have one dtype, got ", scalar_type_name(x.dtype()),
+               " and ", scalar_type_name(o->dtype()));
+  return x.dtype();
+}
+
+DynTensor linear_of(const DynTensor& x, const DynTensor& w, const std::optional<DynTensor>& b) {
+  const ScalarType st = layer_dtype("linear", x, {&w, b ? &*b : nullptr});
+  return dispatch_floating(st, "linear", [&]<class T>() {
+    return DynTensor(b ? kiln::linear(x.as<T>(), w.as<T>(), b->as<T>())
+                       : kiln::linear(x.as<T>(), w.as<T>()));
+  });
+}
+
+DynTensor conv2d_of(const DynTensor& x, const DynTensor& w, const std::optional<DynTensor>& b,
+                    const py::object& stride, const py::object& padding, const py::object& dilation,
+                    int64_t groups) {
+  const ScalarType st = layer_dtype("conv2d", x, {&w, b ? &*b : nullptr});
+  return dispatch_floating(st, "conv2d", [&]<class T>() {
+    return DynTensor(kiln::conv2d(x.as<T>(), w.as<T>(), b ? b->as<T>() : Tensor<T, CPU>(),
+                                  int_pair(stride, "stride"), int_pair(padding, "padding"),
+                                  int_pair(dilation, "dilation"), groups));
+  });
+}
+
+DynTensor max_pool2d_of(const DynTensor& x, const py::object& kernel, const py::object& stride,
+                        const py::object& padding, const py::object& dilation, bool ceil_mode) {
+  return dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
+    return DynTensor(kiln::max_pool2d(x.as<T>(), int_pair(kernel, "kernel_size"),
+                                      int_pair(stride, "stride"), int_pair(padding, "padding"),
+                                      int_pair(dilation, "dilation"), ceil_mode));
+  });
+}
+
+DynTensor avg_pool2d_of(const DynTensor& x, const py::object& kernel, const py::object& stride,
+                        const py::object& padding, bool ceil_mode, bool count_include_pad) {
+  return dispatch_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
+    return DynTensor(kiln::avg_pool2d(x.as<T>(), int_pair(kernel, "kernel_size"),
+                                      int_pair(stride, "stride"), int_pair(padding, "padding"),
+                                      ceil_mode, count_include_pad));
+  });
+}
+
+DynTensor dropout_of(const DynTensor& x, double p, bool training) {
+  return dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
+    return DynTensor(kiln::dropout(x.as<T>(), p, training));
+  });
+}
+
+nn::Reduction reduction_of(const std::string& r) {
+  if (r == "mean") return nn::Reduction::mean;
+  if (r == "sum") return nn::Reduction::sum;
+  if (r == "none") return nn::Reduction::none;
+  throw ValueError("[kiln.nn] " + r + " is not a valid value for reduction");
+}
+
+// Class-index cross entropy / nll_loss: the C++ fused kernel (float and double).
+template <bool LogProbsInput>
+DynTensor class_loss(const DynTensor& input, const DynTensor& target,
+                     const std::optional<DynTensor>& weight, int64_t ignore_index,
+                     const std::string& reduction, double label_smoothing) {
+  const char* op = LogProbsInput ? "nll_loss" : "cross_entropy";
+  KILN_CHECK(is_integral_type(target.dtype()), DTypeError, "[", op,
+             "] expected target to hold class indices (an integer tensor), got ",
+             scalar_type_name(target.dtype()));
+  KILN_CHECK(input.dtype() == ScalarType::Float || input.dtype() == ScalarType::Double, DTypeError,
+             "[", op, "] expected float32 or float64 input, got ", scalar_type_name(input.dtype()));
+  return dispatch_floating(input.dtype(), op, [&]<class T>() {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      nn::functional::ClassLossOptions<T> o;
+      if (weight) o.weight = cast_to<T>(*weight);
+      o.ignore_index = ignore_index;
+      o.reduction = reduction_of(reduction);
+      o.label_smoothing = label_smoothing;
+      const Tensor<int64_t, CPU> t = cast_to<int64_t>(target);
+      return DynTensor(LogProbsInput ? nn::functional::nll_loss(input.as<T>(), t, o)
+                                     : nn::functional::cross_entropy(input.as<T>(), t, o));
+    } else {
+      return DynTensor();  // refused above
+    }
+  });
+}
+
+}  // namespace
+
+void bind_nn(py::module_& m) {
+  using py::arg;
+  m.def("_linear", &linear_of, arg("input"), arg("weight"), arg("bias") = py::none());
+  m.def("_conv2d", &conv2d_of, arg("input"), arg("weight"), arg("bias") = py::none(),
+        arg("stride") = 1, arg("padding") = 0, arg("dilation") = 1, arg("groups") = 1);
+  m.def("_max_pool2d", &max_pool2d_of, arg("input"), arg("kernel_size"), arg("stride") = py::none(),
+        arg("padding") = 0, arg("dilation") = 1, arg("ceil_mode") = false);
+  m.def("_avg_pool2d", &avg_pool2d_of, arg("input"), arg("kernel_size"), arg("stride") = py::none(),
+        arg("padding") = 0, arg("ceil_mode") = false, arg("count_include_pad") = true);
+  m.def("_dropout", &dropout_of, arg("input"), arg("p") = 0.5, arg("training") = true);
+  m.def("_cross_entropy", &class_loss<false>, arg("input"), arg("target"),
+        arg("weight") = py::none(), arg("ignore_index") = -100, arg("reduction") = "mean",
+        arg("label_smoothing") = 0.0);
+  m.def("_nll_loss", &class_loss<true>, arg("input"), arg("target"), arg("weight") = py::none(),
+        arg("ignore_index") = -100, arg("reduction") = "mean", arg("label_smoothing") = 0.0);
+}
+
+}  // namespace kiln::python
