@@ -162,4 +162,4 @@ def set_grad_enabled(mode):
     """torch.set_grad_enabled, as a function (a context manager form comes later)."""
     _C._set_grad_enabled(mode)
 
-from . import nn, optim  # noqa: E402,F401  (after the names they use)
+from . import datasets, nn, optim, utils  # noqa: E402,F401  (after the names they use)

@@ -2,6 +2,8 @@
 """kiln.optim: SGD and Adam with torch's update rules and parameter groups. Each update
 is a few kiln ops per parameter, written in place without recording history (the C++
 optimizers' one-pass fused updates are to be bound here next)."""
+import math
+
 from . import _C
 
 
@@ -119,4 +121,46 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, decoupled=True)
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+
+class _LRScheduler:
+    """Sets each group's lr from the epoch count in closed form, from the group's
+    initial_lr (torch's semantics for these schedulers)."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.last_epoch = 0
+        self._apply()
+
+    def step(self):
+        self.last_epoch += 1
+        self._apply()
+
+    def _apply(self):
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.lr_at(g["initial_lr"], self.last_epoch)
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+
+class StepLR(_LRScheduler):
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base, epoch):
+        return base * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(_LRScheduler):
+    def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803  (torch's name)
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, base, epoch):
+        return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+# torch spells them torch.optim.lr_scheduler.StepLR.
+lr_scheduler = type("lr_scheduler", (), {"StepLR": StepLR, "CosineAnnealingLR": CosineAnnealingLR})

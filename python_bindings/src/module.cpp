@@ -31,4 +31,5 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_autograd(m);
   kiln::python::bind_dlpack(m);
   kiln::python::bind_nn(m);
+  kiln::python::bind_data(m);
 }
