@@ -4,17 +4,7 @@ is a few kiln ops per parameter, written in place without recording history (the
 optimizers' one-pass fused updates are to be bound here next)."""
 import math
 
-from . import _C
-
-
-class _no_grad:
-    def __enter__(self):
-        self._prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(False)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self._prev)
-        return False
+from . import _C, no_grad
 
 
 class Optimizer:
@@ -59,7 +49,7 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     def step(self):
-        with _no_grad():
+        with no_grad():
             for g in self.param_groups:
                 for p in g["params"]:
                     d = p.grad
@@ -89,7 +79,7 @@ class Adam(Optimizer):
                                       decoupled=decoupled))
 
     def step(self):
-        with _no_grad():
+        with no_grad():
             for g in self.param_groups:
                 b1, b2 = g["betas"]
                 for p in g["params"]:

@@ -3,21 +3,11 @@
 without recording autograd history)."""
 import math
 
-from .. import _C
-
-
-class _no_grad:
-    def __enter__(self):
-        self._prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(False)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self._prev)
-        return False
+from .. import _C, no_grad
 
 
 def _fill(tensor, values):
-    with _no_grad():
+    with no_grad():
         tensor[...] = values
     return tensor
 

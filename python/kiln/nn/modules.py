@@ -4,7 +4,7 @@ parameters and children among its attributes; its forward calls kiln's C++ ops."
 import collections
 import math
 
-from .. import _C
+from .. import _C, no_grad
 from . import functional as F
 from . import init
 
@@ -187,7 +187,7 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: "
                                + ". ".join(problems) + ". Nothing was loaded.")
-        with _C_no_grad():
+        with no_grad():
             for k, t in mine.items():
                 if k in state_dict:
                     t[...] = state_dict[k]
@@ -234,14 +234,25 @@ class Module:
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class _C_no_grad:
-    def __enter__(self):
-        self._prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(False)
+def _weight_and_bias(module, weight_shape, bias_size, bias, dtype):
+    """Registers weight (and bias, or None) and initialises them as torch's Linear and
+    Conv do: kaiming_uniform_(a = sqrt(5)) for the weight, U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) for the bias."""
+    dtype = dtype or _C.float32
+    module.weight = Parameter(_C.empty(*weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(_C.empty(bias_size, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    _reset_weight_and_bias(module.weight, module.bias)
 
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self._prev)
-        return False
+
+def _reset_weight_and_bias(weight, bias):
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
 
 
 class Linear(Module):
@@ -252,19 +263,10 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        dtype = dtype or _C.float32
-        self.weight = Parameter(_C.empty(out_features, in_features, dtype=dtype))
-        if bias:
-            self.bias = Parameter(_C.empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in_features), out_features, bias, dtype)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -384,21 +386,11 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation, self.groups = _pair(padding), _pair(dilation), groups
-        dtype = dtype or _C.float32
-        self.weight = Parameter(_C.empty(out_channels, in_channels // groups, *self.kernel_size,
-                                         dtype=dtype))
-        if bias:
-            self.bias = Parameter(_C.empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size),
+                         out_channels, bias, dtype)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
