@@ -34,8 +34,8 @@ def per_call_us(stmt, env, number=100_000, repeat=7):
 def main():
     k_env = {"a": kiln.ones(16), "b": kiln.ones(16)}
     t_env = {"a": torch.ones(16), "b": torch.ones(16)} if torch else None
-    print(f"| op | kiln µs | torch µs | kiln / torch |")
-    print(f"|---|---|---|---|")
+    print("| op | kiln µs | torch µs | kiln / torch |")
+    print("|---|---|---|---|")
     for name, stmt in CASES:
         k = per_call_us(stmt, k_env)
         if t_env is not None:
