@@ -162,6 +162,9 @@ DynTensor from_dlpack(const py::object& obj) {
   }
   DynTensor out = dispatch(st, [&]<class T>() {
     return DynTensor(from_blob<T>(reinterpret_cast<T*>(base), shape, strides, [m](void*) {
+      // The producer's deleter may touch Python objects (numpy's decrefs its array),
+      // and kiln can drop the last reference without the GIL (during backward).
+      py::gil_scoped_acquire gil;
       if (m->deleter) m->deleter(m);
     }));
   });

@@ -55,3 +55,13 @@ def test_torch_shares_memory_both_ways():
     assert kk.tolist()[0][0] == -1
     b = kiln.from_dlpack(torch.zeros(2, dtype=torch.bfloat16))
     assert b.dtype == kiln.bfloat16
+
+
+def test_imported_memory_can_be_released_inside_backward():
+    # The graph holds the only reference to numpy's buffer; backward (which runs without
+    # the GIL) drops it, and numpy's deleter needs the GIL.
+    x = kiln.from_dlpack(np.ones(4)).requires_grad_()
+    y = (x * x).sum()
+    del x
+    y.backward()
+    assert y.item() == 4.0
