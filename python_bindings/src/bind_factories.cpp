@@ -107,8 +107,10 @@ DynTensor tensor_from(const py::object& data, const py::object& dtype, bool requ
                py::str(py::type::of(data)).cast<std::string>(), " (numpy made it ",
                py::str(a.dtype()).cast<std::string>(), ")");
   }
-  // A C-ordered copy (ascontiguousarray would turn a 0-d array into 1-d).
-  a = np.attr("array")(a, py::arg("copy") = true, py::arg("order") = "C");
+  // C order without a copy where it already is (ascontiguousarray would turn a 0-d array
+  // into 1-d); the clone below is the one copy.
+  a = np.attr("asarray")(a, py::arg("order") = "C");
+  if (!a.writeable()) a = np.attr("array")(a);
   DynTensor t = from_numpy(a);
   if (!dtype.is_none()) t = to_dtype(t, to_scalar_type(dtype));
   // Own the memory (the copy above is numpy's); kiln-allocated memory is aligned for SIMD.
@@ -156,9 +158,7 @@ void bind_factories(py::module_& m) {
         const Shape s = to_dims(size);
         return finish(dispatch(dtype_or(dtype, fallback),
                                [&]<class T>() {
-                                 const T v = is_floating_v<T>          ? T(value.cast<double>())
-                                             : std::is_same_v<T, bool> ? T(value.cast<bool>())
-                                                                       : T(value.cast<int64_t>());
+                                 const T v = py_number_as<T>(value);
                                  return DynTensor(full<T>(s, v));
                                }),
                       rg);

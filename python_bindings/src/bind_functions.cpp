@@ -12,18 +12,6 @@ namespace kiln::python {
 
 namespace {
 
-Dims reduce_dims(const DynTensor& x, const py::object& dim) {
-  Dims d;
-  if (dim.is_none()) {
-    for (int i = 0; i < x.shape().size(); ++i) d.push_back(i);
-  } else if (py::isinstance<py::int_>(dim)) {
-    d.push_back(dim.cast<int64_t>());
-  } else {
-    d = to_dims(dim.cast<std::vector<int64_t>>());
-  }
-  return d;
-}
-
 // The dtype several tensors are joined or selected in (promote_types over all of them).
 ScalarType common_dtype(const std::vector<DynTensor>& ts, const char* op) {
   KILN_CHECK(!ts.empty(), ValueError, "[", op, "] expected a non-empty list of tensors");
@@ -63,10 +51,7 @@ DynTensor where_of(const DynTensor& cond, const py::object& a, const py::object&
   return dispatch(st, [&]<class T>() {
     auto side = [&](const py::object& o) {
       if (py::isinstance<DynTensor>(o)) return cast_to<T>(o.cast<const DynTensor&>());
-      const T v = is_floating_v<T>          ? T(o.cast<double>())
-                  : std::is_same_v<T, bool> ? T(o.cast<bool>())
-                                            : T(o.cast<int64_t>());
-      return full<T>(Shape{}, v);
+      return full<T>(Shape{}, py_number_as<T>(o));
     };
     return DynTensor(Tensor<T, CPU>(kiln::where(cond.as<bool>(), side(a), side(b))));
   });

@@ -33,10 +33,6 @@ struct Parsed {
   std::optional<Advanced> advanced;
 };
 
-bool is_index_tensor(const py::handle& h) {
-  return py::isinstance<DynTensor>(h) || py::isinstance<py::list>(h);
-}
-
 // A list or tensor used as an index: bool → mask, integers → int64 positions.
 DynTensor index_tensor(const py::handle& h) {
   if (py::isinstance<DynTensor>(h)) return h.cast<DynTensor>();
@@ -49,14 +45,17 @@ int64_t consumed_dims(const py::handle& item) {
     const DynTensor& t = item.cast<const DynTensor&>();
     return t.dtype() == ScalarType::Bool ? t.shape().size() : 1;
   }
-  if (py::isinstance<py::list>(item))
-    return index_tensor(item).dtype() == ScalarType::Bool ? index_tensor(item).shape().size() : 1;
-  return 1;  // int or slice
+  return 1;  // int or slice (lists are tensors by now: see parse)
 }
 
 Parsed parse(const DynTensor& x, const py::object& index) {
-  py::tuple items =
+  const py::tuple given =
       py::isinstance<py::tuple>(index) ? index.cast<py::tuple>() : py::make_tuple(index);
+  // A list index becomes a tensor once, here.
+  std::vector<py::object> items;
+  for (const py::handle& it : given)
+    items.push_back(py::isinstance<py::list>(it) ? py::cast(index_tensor(it))
+                                                 : py::reinterpret_borrow<py::object>(it));
   int64_t used = 0;
   int ellipses = 0;
   for (const py::handle& it : items) {
@@ -97,7 +96,7 @@ Parsed parse(const DynTensor& x, const py::object& index) {
       v = std::visit([&](const auto& t) { return DynTensor(t.slice(d, start, end, step)); }, v.t);
       ++d;
       ++src;
-    } else if (is_index_tensor(it)) {
+    } else if (py::isinstance<DynTensor>(it)) {
       KILN_CHECK(!p.advanced, IndexError,
                  "[index] only one tensor or list index per indexing expression is supported "
                  "so far");
@@ -182,12 +181,7 @@ void setitem(const DynTensor& x, const py::object& index, const py::object& valu
       source = cast_to<T>(value.cast<const DynTensor&>());
     } else if (py::isinstance<py::bool_>(value) || py::isinstance<py::int_>(value) ||
                py::isinstance<py::float_>(value)) {
-      if constexpr (is_floating_v<T>)
-        number = T(value.cast<double>());
-      else if constexpr (std::is_same_v<T, bool>)
-        number = value.cast<bool>();
-      else
-        number = static_cast<T>(value.cast<int64_t>());
+      number = py_number_as<T>(value);
     } else {
       source = cast_to<T>(py::module_::import("kiln").attr("tensor")(value).cast<DynTensor>());
     }

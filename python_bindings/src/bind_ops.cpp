@@ -190,25 +190,6 @@ DynTensor unary_float(const DynTensor& x, const char* op, F&& f) {
   return dispatch_floating(st, op, [&]<class T>() { return DynTensor(f(cast_to<T>(x))); });
 }
 
-Dims dims_of(const py::object& dim) {
-  Dims d;
-  if (dim.is_none()) return d;
-  if (py::isinstance<py::int_>(dim)) {
-    d.push_back(dim.cast<int64_t>());
-    return d;
-  }
-  for (int64_t v : dim.cast<std::vector<int64_t>>()) d.push_back(v);
-  return d;
-}
-
-// All dims when `dim` is None (a full reduction), else the listed ones.
-Dims reduce_dims(const DynTensor& x, const py::object& dim) {
-  if (!dim.is_none()) return dims_of(dim);
-  Dims d;
-  for (int i = 0; i < x.shape().size(); ++i) d.push_back(i);
-  return d;
-}
-
 DynTensor abs_of(const DynTensor& x) {
   return dispatch(x.dtype(), [&]<class T>() {
     if constexpr (std::is_same_v<T, bool>)

@@ -116,6 +116,30 @@ inline Dims to_dims(const std::vector<int64_t>& v) {
   return d;
 }
 
+/// A Python number (bool, int or float) as dtype T: floats through double, ints exactly.
+template <class T>
+T py_number_as(const py::handle& h) {
+  if constexpr (is_floating_v<T>)
+    return T(h.cast<double>());
+  else if constexpr (std::is_same_v<T, bool>)
+    return h.cast<bool>();
+  else
+    return static_cast<T>(h.cast<int64_t>());
+}
+
+/// torch's `dim` argument of a reduction: None (every dim of x), an int or a sequence.
+inline Dims reduce_dims(const DynTensor& x, const py::object& dim) {
+  Dims d;
+  if (dim.is_none()) {
+    for (int i = 0; i < x.shape().size(); ++i) d.push_back(i);
+  } else if (py::isinstance<py::int_>(dim)) {
+    d.push_back(dim.cast<int64_t>());
+  } else {
+    d = to_dims(dim.cast<std::vector<int64_t>>());
+  }
+  return d;
+}
+
 /// torch's default floating dtype (float32).
 inline constexpr ScalarType kDefaultFloat = ScalarType::Float;
 

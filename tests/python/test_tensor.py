@@ -54,6 +54,10 @@ def test_tensor_infers_dtypes_as_torch():
     assert kiln.tensor([True, False]).dtype == kiln.bool
     assert kiln.tensor(3.5).shape == ()
     assert kiln.tensor(np.zeros(3, np.float64)).dtype == kiln.float64
+    src = np.zeros(3)
+    copied = kiln.tensor(src)
+    src[0] = 1
+    assert copied.tolist() == [0.0, 0.0, 0.0]  # a copy, unlike from_numpy
     assert kiln.tensor([[1, 2], [3, 4]], dtype=kiln.float64).tolist() == [[1.0, 2.0], [3.0, 4.0]]
     with pytest.raises(TypeError):
         kiln.tensor(["a", "b"])
