@@ -113,6 +113,19 @@ DynTensor class_loss(const DynTensor& input, const DynTensor& target,
   });
 }
 
+// mse_loss and l1_loss: the C++ losses (one fused expression and reduction each).
+template <bool Squared>
+DynTensor regression_loss(const DynTensor& input, const DynTensor& target,
+                          const std::string& reduction) {
+  const char* op = Squared ? "mse_loss" : "l1_loss";
+  const ScalarType st = layer_dtype(op, input, {&target});
+  return dispatch_floating(st, op, [&]<class T>() {
+    const nn::Reduction r = reduction_of(reduction);
+    return DynTensor(Squared ? nn::functional::mse_loss(input.as<T>(), target.as<T>(), r)
+                             : nn::functional::l1_loss(input.as<T>(), target.as<T>(), r));
+  });
+}
+
 }  // namespace
 
 void bind_nn(py::module_& m) {
@@ -128,6 +141,10 @@ void bind_nn(py::module_& m) {
   m.def("_cross_entropy", &class_loss<false>, arg("input"), arg("target"),
         arg("weight") = py::none(), arg("ignore_index") = -100, arg("reduction") = "mean",
         arg("label_smoothing") = 0.0);
+  m.def("_mse_loss", &regression_loss<true>, arg("input"), arg("target"),
+        arg("reduction") = "mean");
+  m.def("_l1_loss", &regression_loss<false>, arg("input"), arg("target"),
+        arg("reduction") = "mean");
   m.def("_nll_loss", &class_loss<true>, arg("input"), arg("target"), arg("weight") = py::none(),
         arg("ignore_index") = -100, arg("reduction") = "mean", arg("label_smoothing") = 0.0);
 }

@@ -109,6 +109,11 @@ def test_losses_match_numpy():
     assert abs(F.mse_loss(kiln.tensor(x), kiln.tensor(t)).item() - (x**2).mean()) < 1e-12
     with pytest.raises(ValueError):
         F.mse_loss(kiln.tensor(x), kiln.zeros(3))
+    d = x - 1.0
+    assert abs(F.l1_loss(kiln.tensor(x), kiln.tensor(np.ones((4, 3))), reduction="sum").item()
+               - np.abs(d).sum()) < 1e-12
+    np.testing.assert_allclose(
+        F.mse_loss(kiln.tensor(x), kiln.tensor(np.ones((4, 3))), reduction="none").numpy(), d * d)
 
 
 def test_sgd_and_adam_follow_torchs_rules():

@@ -36,26 +36,21 @@ def dropout(input, p=0.5, training=True):
     return _C._dropout(input, p, training)
 
 
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{reduction} is not a valid value for reduction")
+def _check_same_shape(input, target, op):
+    # torch broadcasts with a warning here; kiln asks for equal shapes.
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: input {input.shape} and target {target.shape} differ")
 
 
 def mse_loss(input, target, reduction="mean"):
-    if input.shape != target.shape:
-        raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} differ")
-    return _reduce((input - target).square(), reduction)
+    """Mean (or sum, or none) of the squared differences: kiln's C++ loss."""
+    _check_same_shape(input, target, "mse_loss")
+    return _C._mse_loss(input, target, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
-    if input.shape != target.shape:
-        raise ValueError(f"l1_loss: input {input.shape} and target {target.shape} differ")
-    return _reduce(abs(input - target), reduction)
+    _check_same_shape(input, target, "l1_loss")
+    return _C._l1_loss(input, target, reduction)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
