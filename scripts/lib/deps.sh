@@ -48,7 +48,8 @@ kiln_python_env() {
   if [ ! -x "$dir/bin/python" ]; then
     "$python" -m venv --system-site-packages "$dir"
   fi
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check pybind11 numpy pytest safetensors
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check pybind11 numpy pytest safetensors \
+    scikit-build-core
   KILN_PYTHON_BIN="$PWD/$dir/bin/python"
   export KILN_PYTHON_BIN
 }
