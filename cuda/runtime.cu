@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "check.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/cuda/runtime.hpp"
 #include "kiln/expr/functors/binary.hpp"
@@ -15,11 +16,6 @@
 
 namespace kiln::cuda {
 namespace {
-
-void check(cudaError_t err, const char* what) {
-  KILN_CHECK(err == cudaSuccess, DeviceError, "[cuda] ", what,
-             " failed: ", cudaGetErrorString(err));
-}
 
 // The plans are exactly those the CPU executor uses (Note [Expressions and plans]).
 template <class Plan, class T>
@@ -42,13 +38,13 @@ template <class T, class MakePlan>
 double run_case(const std::vector<T>& x, MakePlan make_plan) {
   const auto n = static_cast<int64_t>(x.size());
   T *dx = nullptr, *dy = nullptr;
-  check(cudaMalloc(&dx, n * sizeof(T)), "cudaMalloc");
-  check(cudaMalloc(&dy, n * sizeof(T)), "cudaMalloc");
-  check(cudaMemcpy(dx, x.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+  detail::check(cudaMalloc(&dx, n * sizeof(T)), "cudaMalloc");
+  detail::check(cudaMalloc(&dy, n * sizeof(T)), "cudaMalloc");
+  detail::check(cudaMemcpy(dx, x.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
   eval_plan<<<static_cast<unsigned>((n + 255) / 256), 256>>>(make_plan(dx), dy, n);
-  check(cudaGetLastError(), "kernel launch");
+  detail::check(cudaGetLastError(), "kernel launch");
   std::vector<T> y(x.size());
-  check(cudaMemcpy(y.data(), dy, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  detail::check(cudaMemcpy(y.data(), dy, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
   cudaFree(dx);
   cudaFree(dy);
   const auto host = make_plan(x.data());
