@@ -12,6 +12,7 @@
 #include "kiln/cuda/block_cache.hpp"
 #include "kiln/cuda/memory.hpp"
 #include "kiln/cuda/runtime.hpp"
+#include "kiln/cuda/stream.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -102,6 +103,14 @@ void set_device(int device) {
 void* allocate(std::size_t nbytes, int device, StreamHandle stream) {
   return cache_of(device, "cuda allocator").allocate(nbytes, stream);
 }
+
+namespace detail {
+void* allocate_on_current_device(std::size_t nbytes, int* device) {
+  const int d = check_device(-1, "cuda allocator");
+  *device = d;
+  return caches()[d]->allocate(nbytes, current_stream(d).handle());
+}
+}  // namespace detail
 
 void deallocate(void* ptr, int device) noexcept {
   auto& all = caches();

@@ -42,6 +42,15 @@ bool may_overlap(int64_t a_offset, const Shape& a_shape, const Strides& a_stride
                  const Strides& b_strides, std::size_t b_elem);
 }  // namespace detail
 
+namespace detail {
+// Defined in tensor/cuda_write.hpp: copies between host and device, and evaluation of an
+// expression into a CUDA tensor.
+template <class Dst, class T, class Src>
+Tensor<T, Dst> copy_to_device(const Tensor<T, Src>& x);
+template <class T, class E>
+void write_cuda(const Tensor<T, CUDA>& out, const E& e, const char* op);
+}  // namespace detail
+
 template <class T, class D>
 class Tensor : public expr::ExprBase {
   static_assert(is_dtype_v<T>,
@@ -125,6 +134,8 @@ class Tensor : public expr::ExprBase {
   static constexpr std::size_t element_size() { return sizeof(T); }
   /// Pointer to the first element (this view's offset applied).
   T* data() const { return static_cast<T*>(storage_.data()) + offset_; }
+  /// The CUDA device index of a CUDA tensor; -1 for a CPU tensor (torch's get_device).
+  int get_device() const { return std::is_same_v<D, CPU> ? -1 : storage_.device(); }
   /// Whether two tensors are views of the same buffer.
   bool is_alias_of(const Tensor& o) const { return defined() && storage_ == o.storage_; }
 
@@ -401,10 +412,16 @@ class Tensor : public expr::ExprBase {
                                {autograd::ViewSpec::Kind::identity, "CloneBackward", shape_});
     return r;
   }
-  /// A copy converted to dtype U (this tensor itself when U is T, like torch).
+  /// A copy converted to dtype U, or moved to device U (kiln::CPU, kiln::CUDA: the
+  /// thread's current device); this tensor itself when nothing changes, like torch.
   template <class U>
-  Tensor<U, D> to() const {
-    if constexpr (std::is_same_v<U, T>) {
+  auto to() const {
+    if constexpr (is_device_v<U>) {
+      if constexpr (std::is_same_v<U, D>)
+        return *this;
+      else
+        return detail::copy_to_device<U>(*this);
+    } else if constexpr (std::is_same_v<U, T>) {
       return *this;
     } else {
       return Tensor<U, D>(expr::CastNode<U, Tensor>(*this));
@@ -543,11 +560,7 @@ void Tensor<T, D>::write(const E& e, const char* op) const {
                shape_, ", strides ", strides_,
                ") refers to a single memory location; call .clone() first");
   if (numel() == 0) return;
-  if constexpr (!std::is_same_v<D, CPU>) {
-    static_assert(
-        std::is_same_v<D, CPU>,
-        "kiln: evaluating CUDA expressions needs the CUDA backend (kiln::cuda), not built yet");
-  } else {
+  {
     bool needs_temp = false;
     e.for_each_leaf([&](const auto& leaf) {
       using L = std::remove_cvref_t<decltype(leaf)>;
@@ -565,6 +578,8 @@ void Tensor<T, D>::write(const E& e, const char* op) const {
       Tensor tmp(shape_);
       tmp.write(e, op);
       write(tmp, op);
+    } else if constexpr (std::is_same_v<D, CUDA>) {
+      detail::write_cuda(*this, e, op);
     } else if (is_contiguous() && e.leaves_contiguous(shape_)) {
       expr::run_linear(data(), numel(), e);
     } else {
@@ -581,6 +596,7 @@ void Tensor<T, D>::write(const E& e, const char* op) const {
 
 }  // namespace kiln
 
+#include "kiln/tensor/cuda_write.hpp"
 #include "kiln/autograd/record.hpp"
 #include "kiln/autograd/lazy.hpp"
 #include "kiln/autograd/fused.hpp"

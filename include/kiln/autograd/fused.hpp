@@ -681,7 +681,9 @@ bool expr_needs_grad(const E& e) {
 
 template <class T, class D, class E>
 void record_fused(Tensor<T, D>& out, const E& e) {
-  if constexpr (detail::programmable_v<E>)
+  if constexpr (std::is_same_v<D, CUDA>)
+    detail::cuda_autograd_unavailable("a fused expression", out.shape());
+  else if constexpr (detail::programmable_v<E>)
     detail::record_program(out, e, nullptr, {}, 1.0, false);
   else
     set_history(out, std::make_shared<FusedNode<E>>(e, nullptr));
@@ -691,7 +693,9 @@ void record_fused(Tensor<T, D>& out, const E& e) {
 template <class T, class D, class E>
 void record_fused_reduction(Tensor<T, D>& out, const E& e, Shape keep_shape, double scale,
                             const char* name) {
-  if constexpr (detail::programmable_v<E>)
+  if constexpr (std::is_same_v<D, CUDA>)
+    detail::cuda_autograd_unavailable(name, out.shape());
+  else if constexpr (detail::programmable_v<E>)
     detail::record_program(out, e, name, std::move(keep_shape), scale, true);
   else
     set_history(out, std::make_shared<FusedNode<E>>(e, name, std::move(keep_shape), scale, true));

@@ -3,9 +3,12 @@
 // fused.hpp, which tensor.hpp includes at its end.
 #pragma once
 
+#include <string>
 #include <utility>
 
 #include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/error.hpp"
+#include "kiln/core/shape.hpp"
 #include "kiln/autograd/node.hpp"
 
 namespace kiln::autograd {
@@ -49,5 +52,15 @@ bool expr_needs_grad(const E& e);
 /// Records the evaluation of `e` into `out` as one fused node (fused.hpp).
 template <class T, class D, class E>
 void record_fused(Tensor<T, D>& out, const E& e);
+
+namespace detail {
+// Gradients of CUDA tensors come with the CUDA autograd kernels (docs/cuda.md); until then
+// recording an op on a CUDA tensor that requires grad throws this AutogradError.
+[[noreturn]] inline void cuda_autograd_unavailable(const std::string& op, const Shape& shape) {
+  ::kiln::detail::throw_message<AutogradError>(
+      {"[", op, "] autograd on CUDA tensors is not available yet (shape ", shape,
+       "): compute on the CPU, or under kiln::NoGradGuard"});
+}
+}  // namespace detail
 
 }  // namespace kiln::autograd

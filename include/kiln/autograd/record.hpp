@@ -476,7 +476,10 @@ void record_view_spec(const Tensor<T, D>& in, Tensor<T, D>& out, const ViewSpec&
   out.set_autograd_meta(nullptr);
   if constexpr (is_floating_v<T>) {
     if (!needs_grad(in)) return;
-    set_history(out, std::make_shared<ViewNode<T, D>>(spec, collect_edges(in)));
+    if constexpr (std::is_same_v<D, CUDA>)
+      detail::cuda_autograd_unavailable(spec.name, in.shape());
+    else
+      set_history(out, std::make_shared<ViewNode<T, D>>(spec, collect_edges(in)));
   }
 }
 
@@ -516,6 +519,8 @@ Tensor<T, D>& Tensor<T, D>::requires_grad_(bool on) {
   KILN_CHECK(on || is_leaf(), AutogradError,
              "[requires_grad_] you can only change requires_grad of leaf tensors; use detach() "
              "to get a tensor outside the graph");
+  if constexpr (std::is_same_v<D, CUDA>)
+    if (on) autograd::detail::cuda_autograd_unavailable("requires_grad_", shape_);
   if (!meta_) {
     if (!on) return *this;
     meta_ = std::make_shared<autograd::AutogradMeta>();

@@ -27,4 +27,14 @@ MemoryStats memory_stats() noexcept;
 /// Caps the cache; 0 disables caching. Default: 1 GiB, or KILN_CPU_CACHE_LIMIT_MB.
 void set_cache_limit(std::size_t bytes) noexcept;
 }  // namespace cpu
+
+// Defined in cuda/allocator.cu (kiln::cuda); declared here so that Storage<CUDA> needs no
+// CUDA headers. See include/kiln/cuda/memory.hpp for the allocator's public face.
+namespace cuda {
+void deallocate(void* ptr, int device) noexcept;
+namespace detail {
+/// A block on the thread's current device for its current stream; sets *device.
+void* allocate_on_current_device(std::size_t nbytes, int* device);
+}  // namespace detail
+}  // namespace cuda
 }  // namespace kiln
