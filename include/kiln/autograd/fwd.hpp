@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/core/shape.hpp"
-#include "kiln/autograd/node.hpp"
 
 namespace kiln::autograd {
 
