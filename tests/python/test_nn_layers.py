@@ -945,6 +945,41 @@ def test_hooks_agree_with_torch_on_a_two_input_module():
     close(k_grad, t_grad)
 
 
+# ---- empty batches ------------------------------------------------------------------------
+
+@needs_torch
+def test_empty_batches_match_torch():
+    dtype = np.float64
+    torch.manual_seed(0)
+    for km, tm, shapes in [
+        (nn.LayerNorm(5), torch.nn.LayerNorm(5), [(0, 5)]),
+        (nn.GroupNorm(2, 4), torch.nn.GroupNorm(2, 4), [(0, 4, 2)]),
+        (nn.Conv1d(2, 3, 2), torch.nn.Conv1d(2, 3, 2), [(0, 2, 5)]),
+        (nn.ConvTranspose2d(2, 3, 2), torch.nn.ConvTranspose2d(2, 3, 2), [(0, 2, 3, 3)]),
+        (nn.Bilinear(2, 3, 4), torch.nn.Bilinear(2, 3, 4), [(0, 2), (0, 3)]),
+        (nn.BatchNorm1d(3).eval(), torch.nn.BatchNorm1d(3).eval(), [(0, 3)]),
+        (nn.AdaptiveAvgPool2d(2), torch.nn.AdaptiveAvgPool2d(2), [(0, 2, 4, 4)]),
+    ]:
+        km, tm = km.double(), tm.double()
+        load_from_torch(km, tm)
+        against_torch(km, tm, [np.zeros(s) for s in shapes], dtype)
+    emb = torch.nn.Embedding(3, 2).double()
+    kemb = nn.Embedding(3, 2).double()
+    load_from_torch(kemb, emb)
+    against_torch(kemb, emb, [np.zeros((2, 0), dtype=np.int64)], dtype)
+    e = np.zeros((0, 3))
+    for kfn, tfn in [(F.smooth_l1_loss, TF.smooth_l1_loss), (F.binary_cross_entropy,
+                                                            TF.binary_cross_entropy),
+                     (F.cosine_similarity, TF.cosine_similarity),
+                     (F.pairwise_distance, TF.pairwise_distance)]:
+        against_torch(kfn, tfn, [e, e], dtype)
+    against_torch(lambda a, b: F.cross_entropy(a, b, reduction="sum"),
+                  lambda a, b: TF.cross_entropy(a, b, reduction="sum"), [e, e], dtype)
+    against_torch(lambda a, b, c: F.triplet_margin_loss(a, b, c, reduction="sum"),
+                  lambda a, b, c: TF.triplet_margin_loss(a, b, c, reduction="sum"), [e, e, e],
+                  dtype)
+
+
 # ---- reprs match torch's ------------------------------------------------------------------
 
 @needs_torch
