@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// kiln.autograd.grad, Tensor.register_hook and retain_grad.
+// kiln.autograd.grad, Tensor.register_hook and retain_grad, and the identity node behind
+// nn.Module's backward hooks.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
@@ -78,6 +79,63 @@ void register_hook(const DynTensor& x, py::object fn) {
   });
 }
 
+// Note [Module backward hooks]
+// torch's register_full_backward_hook wraps a module's tensor inputs and outputs in one
+// identity node each; the node's backward sees every gradient of the group at once, which
+// per-tensor hooks cannot (each would fire alone, and an input's hook would also see
+// gradients from uses outside the module). This records that node: the outputs alias
+// `xs` (same storage, new history), and on backward `fn(grads)` runs once with the list
+// of gradients and returns None (keep them) or a list of replacements (None: no gradient).
+std::vector<DynTensor> backward_hook_identity(const std::vector<DynTensor>& xs, py::object fn) {
+  KILN_CHECK(PyCallable_Check(fn.ptr()), DTypeError, "[backward hook] the hook must be callable");
+  std::vector<autograd::Edge> edges;
+  for (const DynTensor& x : xs)
+    dispatch_floating(x.dtype(), "backward hook", [&]<class T>() {
+      KILN_CHECK(x.as<T>().requires_grad(), ValueError,
+                 "[backward hook] every wrapped tensor must require grad");
+      edges.push_back(autograd::gradient_edge(x.as<T>()));
+    });
+  auto held = std::make_shared<PyCallable>();
+  held->fn = std::move(fn);
+  std::vector<ScalarType> dtypes;
+  std::vector<Shape> shapes;
+  for (const DynTensor& x : xs) {
+    dtypes.push_back(x.dtype());
+    shapes.push_back(x.shape());
+  }
+  auto backward = [held, dtypes, shapes](std::vector<AnyTensor>& g) -> std::vector<AnyTensor> {
+    py::gil_scoped_acquire gil;
+    py::list in;
+    for (const AnyTensor& a : g)
+      in.append(dispatch_floating(a.dtype(), "backward hook",
+                                  [&]<class T>() { return DynTensor(a.as<T, CPU>()); }));
+    const py::object r = held->fn(in);
+    if (r.is_none()) return g;
+    const auto out = r.cast<std::vector<std::optional<DynTensor>>>();
+    KILN_CHECK(out.size() == g.size(), ValueError, "[backward hook] returned ", out.size(),
+               " gradients, expected ", g.size());
+    std::vector<AnyTensor> res(g.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!out[i]) continue;
+      KILN_CHECK(out[i]->shape() == shapes[i], ShapeError, "[backward hook] gradient ", i,
+                 " has shape ", out[i]->shape(), ", expected ", shapes[i]);
+      res[i] = dispatch_floating(dtypes[i], "backward hook",
+                                 [&]<class T>() { return AnyTensor(cast_to<T>(*out[i])); });
+    }
+    return res;
+  };
+  auto node = std::make_shared<autograd::FunctionNode<decltype(backward)>>(
+      "BackwardHookFunctionBackward", std::move(edges), std::move(backward));
+  std::vector<DynTensor> outs;
+  for (const DynTensor& x : xs)
+    outs.push_back(dispatch_floating(x.dtype(), "backward hook", [&]<class T>() {
+      Tensor<T, CPU> y = x.as<T>().detach();
+      autograd::set_history(y, node);
+      return DynTensor(y);
+    }));
+  return outs;
+}
+
 }  // namespace
 
 void bind_autograd(py::module_& m) {
@@ -87,6 +145,7 @@ void bind_autograd(py::module_& m) {
         arg("create_graph") = false, arg("allow_unused") = false);
   auto cls = py::reinterpret_borrow<py::class_<DynTensor>>(m.attr("Tensor"));
   cls.def("register_hook", &register_hook, arg("hook"));
+  m.def("_backward_hook_identity", &backward_hook_identity, arg("tensors"), arg("fn"));
   // .grad = None drops the gradient (what optimizers' zero_grad(set_to_none) does).
   cls.def(
       "_zero_grad",

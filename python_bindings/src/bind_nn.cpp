@@ -7,34 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "bindings.hpp"
 #include "kiln/nn/functional.hpp"
+#include "nn_args.hpp"
 
 namespace kiln::python {
 
 namespace {
-
-// torch's `int | tuple[int, int]` arguments; None gives an empty pair (pooling's stride
-// then defaults to the kernel size).
-IntPair int_pair(const py::object& o, const char* what) {
-  if (o.is_none()) return {};
-  if (py::isinstance<py::int_>(o)) return IntPair(o.cast<int64_t>());
-  const auto v = o.cast<std::vector<int64_t>>();
-  KILN_CHECK(v.size() == 1 || v.size() == 2, ValueError, "[kiln.nn] ", what,
-             " must be an int or a pair, got ", v.size(), " values");
-  return v.size() == 1 ? IntPair(v[0]) : IntPair(v[0], v[1]);
-}
-
-// The dtype of a floating layer: all its tensors must share it (no silent promotion of a
-// model's weights).
-ScalarType layer_dtype(const char* op, const DynTensor& x,
-                       std::initializer_list<const DynTensor*> others) {
-  for (const DynTensor* o : others)
-    KILN_CHECK(!o || o->dtype() == x.dtype(), DTypeError, "[", op,
-               "] expected all tensors to have one dtype, got ", scalar_type_name(x.dtype()),
-               " and ", scalar_type_name(o->dtype()));
-  return x.dtype();
-}
 
 DynTensor linear_of(const DynTensor& x, const DynTensor& w, const std::optional<DynTensor>& b) {
   const ScalarType st = layer_dtype("linear", x, {&w, b ? &*b : nullptr});
@@ -77,13 +55,6 @@ DynTensor dropout_of(const DynTensor& x, double p, bool training) {
   return dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
     return DynTensor(kiln::dropout(x.as<T>(), p, training));
   });
-}
-
-nn::Reduction reduction_of(const std::string& r) {
-  if (r == "mean") return nn::Reduction::mean;
-  if (r == "sum") return nn::Reduction::sum;
-  if (r == "none") return nn::Reduction::none;
-  throw ValueError("[kiln.nn] " + r + " is not a valid value for reduction");
 }
 
 // Class-index cross entropy / nll_loss: the C++ fused kernel (float and double).

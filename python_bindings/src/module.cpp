@@ -31,5 +31,7 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_autograd(m);
   kiln::python::bind_dlpack(m);
   kiln::python::bind_nn(m);
+  kiln::python::bind_nn_layers(m);
+  kiln::python::bind_nn_losses(m);
   kiln::python::bind_data(m);
 }

@@ -188,6 +188,10 @@ TEST_CASE("regression and binary losses match hand computations", "[nn][loss]") 
   const Tensor<double> v = kiln::from_vector<double>({1, 1, 0, -1, -1, 0}, Shape{2, 3});
   const Tensor<double> cs = F::cosine_similarity(u, v);
   REQUIRE((cs(0) == Approx(1 / std::sqrt(2.0)) && cs(1) == Approx(-1.0)));
+  // Each norm is clamped at eps on its own (torch's definition): 1e-7 / (1e-3 * 1e-2).
+  const Tensor<double> tiny = kiln::from_vector<double>({1e-5, 0}, Shape{1, 2}),
+                       small = kiln::from_vector<double>({1e-2, 0}, Shape{1, 2});
+  REQUIRE(F::cosine_similarity(tiny, small, 1, 1e-3).item() == Approx(1e-2));
   const Tensor<double> an = kiln::zeros<double>({1, 2}), po = kiln::ones<double>({1, 2}) * 0.5,
                        ne = kiln::ones<double>({1, 2});
   const double dap = std::sqrt(2) * (0.5 - 1e-6), dan = std::sqrt(2) * (1 - 1e-6);

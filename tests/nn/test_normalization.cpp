@@ -53,6 +53,8 @@ TEST_CASE("layer_norm, rms_norm and group_norm match loops", "[nn][norm]") {
     }
   REQUIRE_THROWS_AS(F::layer_norm(x, Shape{3}), kiln::ShapeError);
   REQUIRE_THROWS_AS(F::group_norm(g, 3), kiln::ShapeError);
+  // An empty batch gives an empty result, as torch's.
+  REQUIRE(F::group_norm(kiln::zeros<double>({0, 4, 2}), 2).shape() == Shape{0, 4, 2});
 }
 
 TEST_CASE("normalization gradients match finite differences", "[nn][norm][autograd]") {

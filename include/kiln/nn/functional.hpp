@@ -224,13 +224,16 @@ Tensor<T, CPU> kl_div(const Tensor<T, CPU>& input, const Tensor<T, CPU>& target,
   return nn::detail::reduce_loss(per, reduction);
 }
 
-/// x1 · x2 / max(‖x1‖ ‖x2‖, eps) along `dim` (inputs broadcast).
+/// x1 · x2 / (max(‖x1‖, eps) max(‖x2‖, eps)) along `dim` (inputs broadcast): each norm
+/// clamped on its own, as torch has since 1.12. A zero vector gives 0 and no NaN gradient
+/// (norm's subgradient at 0 is 0).
 template <class T>
 Tensor<T, CPU> cosine_similarity(const Tensor<T, CPU>& x1, const Tensor<T, CPU>& x2,
                                  int64_t dim = 1, double eps = 1e-8) {
   const Tensor<T, CPU> dot = kiln::sum(x1 * x2, dim);
-  const Tensor<T, CPU> n1 = kiln::sum(x1 * x1, dim), n2 = kiln::sum(x2 * x2, dim);
-  return Tensor<T, CPU>(dot / kiln::maximum(kiln::sqrt(n1 * n2), static_cast<T>(eps)));
+  const Tensor<T, CPU> n1 = kiln::norm(x1, 2.0, {dim}), n2 = kiln::norm(x2, 2.0, {dim});
+  const T e = static_cast<T>(eps);
+  return Tensor<T, CPU>(dot / (kiln::maximum(n1, e) * kiln::maximum(n2, e)));
 }
 
 /// ‖x1 - x2 + eps‖_p along the last dim (torch.nn.functional.pairwise_distance).

@@ -76,7 +76,9 @@ Tensor<T, CPU> group_norm(const Tensor<T, CPU>& x, int64_t num_groups,
              "[group_norm] the input must be [N, C, *] with C divisible by num_groups (",
              num_groups, "), got ", x.shape());
   const int64_t n = x.shape()[0], c = x.shape()[1];
-  const Tensor<T, CPU> g = x.reshape({n, num_groups, -1});
+  int64_t group_size = c / num_groups;  // spelled out: -1 is ambiguous for an empty batch
+  for (int d = 2; d < x.dim(); ++d) group_size *= x.shape()[d];
+  const Tensor<T, CPU> g = x.reshape({n, num_groups, group_size});
   const Tensor<T, CPU> m = kiln::mean(g, {2}, true);
   const Tensor<T, CPU> r = kiln::rsqrt(kiln::var(g, {2}, 0, true) + static_cast<T>(eps));
   Tensor<T, CPU> y = Tensor<T, CPU>((g - m) * r).reshape(x.shape());

@@ -5,6 +5,7 @@ import collections
 import math
 
 from .. import _C, no_grad
+from ..utils.hooks import BackwardHook, RemovableHandle
 from . import functional as F
 from . import init
 
@@ -33,6 +34,10 @@ class Module:
         object.__setattr__(self, "_parameters", collections.OrderedDict())
         object.__setattr__(self, "_buffers", collections.OrderedDict())
         object.__setattr__(self, "_modules", collections.OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
+        object.__setattr__(self, "_forward_pre_hooks", collections.OrderedDict())
+        object.__setattr__(self, "_forward_hooks", collections.OrderedDict())
+        object.__setattr__(self, "_backward_hooks", collections.OrderedDict())
 
     # ---- attributes ------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -70,10 +75,20 @@ class Module:
         self.__dict__.pop(name, None)
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor):
+    def register_buffer(self, name, tensor, persistent=True):
+        """A tensor the module keeps (running statistics...): moved by to(), and in
+        state_dict unless persistent=False."""
+        if tensor is not None and not isinstance(tensor, _C.Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' as buffer '{name}' "
+                            "(kiln.Tensor or None required)")
         names = self.__dict__.setdefault("_buffer_names", set())
         names.add(name)
+        self.__dict__.pop(name, None)
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
@@ -159,7 +174,7 @@ class Module:
             if t is not None:
                 out[prefix + name] = t.detach()
         for name, t in self._buffers.items():
-            if t is not None:
+            if t is not None and name not in self._non_persistent_buffers_set:
                 out[prefix + name] = t.detach()
         for name, m in self._modules.items():
             if m is not None:
@@ -193,12 +208,20 @@ class Module:
                     t[...] = state_dict[k]
         return _IncompatibleKeys(missing, unexpected)
 
-    def to(self, dtype):
-        """Converts every parameter and buffer to `dtype` (new Parameters: create the
-        optimizer after moving the model, as torch advises)."""
+    def to(self, *args, **kwargs):
+        """to(dtype), to(device), to(device, dtype), to(tensor) (its dtype), or keywords:
+        converts every floating parameter and buffer to the dtype (new Parameters: create
+        the optimizer after moving the model, as torch advises); integer buffers such as
+        num_batches_tracked keep theirs. kiln runs on the CPU only."""
+        dtype = _to_dtype_arg(args, kwargs)
+        if dtype is None:
+            return self
+        if not dtype.is_floating_point:
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
+                            f"desired dtype={dtype}")
         for m in self.modules():
             for name, p in list(m._parameters.items()):
-                if p is not None and p.dtype != dtype:
+                if p is not None and p.is_floating_point() and p.dtype != dtype:
                     m._parameters[name] = Parameter(p.detach().to(dtype), p.requires_grad)
             for name, b in list(m._buffers.items()):
                 if b is not None and b.is_floating_point() and b.dtype != dtype:
@@ -216,22 +239,91 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
+    # ---- hooks -----------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook):
+        """hook(module, args) runs before forward; a non-None result (a tuple, or one
+        value) replaces the positional arguments."""
+        return self._add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """hook(module, args, output) runs after forward; a non-None result replaces the
+        output."""
+        return self._add_hook(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """hook(module, grad_input, grad_output) runs once the gradients with respect to
+        the module's tensor inputs are computed (None for an input that needs none); a
+        non-None result replaces grad_input."""
+        return self._add_hook(self._backward_hooks, hook)
+
+    @staticmethod
+    def _add_hook(hooks, hook):
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if self._backward_hooks:
+            backward_hook = BackwardHook(self, self._backward_hooks)
+            args = backward_hook.setup_input_hook(args)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        if backward_hook is not None:
+            output = backward_hook.setup_output_hook(output)
+        return output
 
     def extra_repr(self):
         return ""
 
     def __repr__(self):
         extra = self.extra_repr()
-        children = [(n, m) for n, m in self._modules.items() if m is not None]
-        if not children:
-            return f"{type(self).__name__}({extra})"
-        lines = [extra] if extra else []
-        for name, m in children:
-            body = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {body}")
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = []
+        for name, m in self._modules.items():
+            if m is not None:
+                body = repr(m).replace("\n", "\n  ")
+                child_lines.append(f"({name}): {body}")
+        lines = extra_lines + child_lines
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        if not lines:
+            return f"{type(self).__name__}()"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _to_dtype_arg(args, kwargs):
+    """The dtype in Module.to's arguments (None when only a device is given)."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    for a in args:
+        if isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, _C.Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) or a is None:
+            device = a
+        else:
+            raise TypeError(f"to() received an invalid argument of type {type(a).__name__}")
+    _check_device(device)
+    return dtype
 
 
 def _weight_and_bias(module, weight_shape, bias_size, bias, dtype):
@@ -303,7 +395,6 @@ ReLU = _activation("ReLU", _C.relu)
 Tanh = _activation("Tanh", _C.tanh)
 Sigmoid = _activation("Sigmoid", _C.sigmoid)
 SiLU = _activation("SiLU", _C.silu)
-GELU = _activation("GELU", _C.gelu)
 
 
 class Sequential(Module):
@@ -350,26 +441,6 @@ class ModuleList(Module):
         return iter(self._modules.values())
 
 
-class MSELoss(Module):
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        self.reduction = reduction
-
-    def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)
-
-
-class CrossEntropyLoss(Module):
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        super().__init__()
-        self.weight, self.ignore_index = weight, ignore_index
-        self.reduction, self.label_smoothing = reduction, label_smoothing
-
-    def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                               self.label_smoothing)
-
-
 def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
@@ -378,14 +449,15 @@ class Conv2d(Module):
     """2-D convolution, weight [out, in / groups, kH, kW], torch's initialisation."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, dtype=None):
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) "
-                             f"must be divisible by groups ({groups})")
+        _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode,
+                         device)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation, self.groups = _pair(padding), _pair(dilation), groups
+        self.padding = padding if isinstance(padding, str) else _pair(padding)
+        self.dilation, self.groups = _pair(dilation), groups
+        self.padding_mode = padding_mode
         _weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size),
                          out_channels, bias, dtype)
 
@@ -393,6 +465,11 @@ class Conv2d(Module):
         _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, x):
+        if self.padding_mode != "zeros":
+            x = F.pad(x, _padding_pairs(self.padding, self.dilation, self.kernel_size),
+                      mode=self.padding_mode)
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation,
+                            self.groups)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -407,7 +484,48 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+
+def _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode, device):
+    if groups <= 0:
+        raise ValueError("groups must be a positive integer")
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"Invalid padding string '{padding}', should be one of "
+                             "{'valid', 'same'}")
+        strides = stride if isinstance(stride, (tuple, list)) else (stride,)
+        if padding == "same" and any(s != 1 for s in strides):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) "
+                         f"must be divisible by groups ({groups})")
+    modes = ("zeros", "reflect", "replicate", "circular")
+    if padding_mode not in modes:
+        raise ValueError(f"padding_mode must be one of {modes}, but got "
+                         f"padding_mode='{padding_mode}'")
+    _check_device(device)
+
+
+def _check_device(device):
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"kiln runs on the CPU only; cannot place a module on '{device}'")
+
+
+def _padding_pairs(padding, dilation, kernel_size):
+    """F.pad's list (last dim first) for a convolution's padding, int or "same"/"valid"."""
+    if padding == "valid":
+        return [0, 0] * len(kernel_size)
+    pads = []
+    for i in reversed(range(len(kernel_size))):
+        if padding == "same":
+            total = dilation[i] * (kernel_size[i] - 1)
+            pads += [total // 2, total - total // 2]
+        else:
+            pads += [padding[i], padding[i]]
+    return pads
 
 
 class MaxPool2d(Module):
