@@ -26,6 +26,7 @@ void bind_functions(py::module_& m);
 void bind_autograd(py::module_& m);
 void bind_dlpack(py::module_& m);
 void bind_nn(py::module_& m);
+void bind_nn_sequence(py::module_& m);
 void bind_data(py::module_& m);
 
 }  // namespace kiln::python

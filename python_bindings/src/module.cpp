@@ -31,5 +31,6 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_autograd(m);
   kiln::python::bind_dlpack(m);
   kiln::python::bind_nn(m);
+  kiln::python::bind_nn_sequence(m);
   kiln::python::bind_data(m);
 }

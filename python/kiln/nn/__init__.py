@@ -21,3 +21,10 @@ from .modules import (  # noqa: F401
     SiLU,
     Tanh,
 )
+from .normalization import LayerNorm  # noqa: F401
+from .rnn import GRU, LSTM, GRUCell, LSTMCell  # noqa: F401
+from .transformer import (  # noqa: F401
+    MultiheadAttention,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
