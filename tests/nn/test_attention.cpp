@@ -741,4 +741,6 @@ TEST_CASE("the functional forms take the modules' parameters", "[nn][attention]"
   REQUIRE_THROWS_AS(
       F::transformer_encoder_layer(kiln::randn<double>({3, 2, 5}), t.weights(), t.config()),
       kiln::ShapeError);
+  t.norm2->eps = 1e-3;  // one eps serves both norms in the functional form
+  REQUIRE_THROWS_AS(t(x), kiln::ValueError);
 }

@@ -685,3 +685,22 @@ def test_bad_input_raises_clearly():
     layer = nn.TransformerEncoderLayer(4, 2, 8)
     with pytest.raises(RuntimeError, match=r"\[nn::TransformerEncoderLayer\] expected src"):
         layer(kiln.randn(3, 2, 5))
+    layer.norm2.eps = 1e-3
+    with pytest.raises(ValueError, match="norm1.eps"):
+        layer(kiln.randn(3, 2, 4))
+    layer.norm2 = nn.Identity()
+    with pytest.raises(TypeError, match="norm2 must be a LayerNorm, got Identity"):
+        layer(kiln.randn(3, 2, 4))
+
+
+def test_encoder_layer_follows_its_attributes():
+    kiln.manual_seed(12)
+    relu = nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, dtype=kiln.float64)
+    gelu = nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, activation=F.gelu,
+                                      dtype=kiln.float64)
+    gelu.load_state_dict(relu.state_dict())
+    x = kiln.randn(3, 2, 4, dtype=kiln.float64)
+    before = relu(x).detach().numpy()
+    assert np.abs(before - gelu(x).detach().numpy()).max() > 1e-6
+    relu.activation = "gelu"
+    np.testing.assert_array_equal(relu(x).detach().numpy(), gelu(x).detach().numpy())

@@ -206,6 +206,9 @@ class TransformerEncoderLayer : public UnaryModule<T, D> {
   }
   /// The options and the dropout sites' probabilities in the children's current modes.
   EncoderLayerConfig config() const {
+    KILN_CHECK(norm1->eps == norm2->eps, ValueError,
+               "[nn::TransformerEncoderLayer] norm1 and norm2 must have one eps, got ", norm1->eps,
+               " and ", norm2->eps);
     auto p = [](const Dropout<T, D>& d) { return d.is_training() ? d.p : 0.0; };
     return {.nhead = nhead,
             .activation = options.activation,

@@ -117,7 +117,7 @@ class TransformerEncoderLayer(Module):
                  device=None, dtype=None):
         super().__init__()
         _check_device(device)
-        act = _activation_name(activation)
+        _activation_name(activation)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
@@ -129,13 +129,12 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = activation
-        self._activation = act
-        self.batch_first = batch_first
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         """src [S, N, E] ([N, S, E] with batch_first, [S, E] unbatched); src_mask and
         src_key_padding_mask are the self-attention's attn_mask and key_padding_mask."""
         sa, l1, l2, n1, n2 = self.self_attn, self.linear1, self.linear2, self.norm1, self.norm2
+        self._check_children()
         params = [sa.in_proj_weight, sa.in_proj_bias, sa.out_proj.weight, sa.out_proj.bias,
                   l1.weight, l1.bias, l2.weight, l2.bias, n1.weight, n1.bias, n2.weight, n2.bias]
         # Each dropout site follows its own child's p and mode, as torch's.
@@ -143,8 +142,23 @@ class TransformerEncoderLayer(Module):
         dropouts += [d.p if d.training else 0.0 for d in (self.dropout, self.dropout1,
                                                           self.dropout2)]
         return _C._transformer_encoder_layer(
-            src, params, sa.num_heads, self._activation, n1.eps, self.batch_first,
-            self.norm_first, dropouts, src_mask, src_key_padding_mask, bool(is_causal))
+            src, params, sa.num_heads, _activation_name(self.activation), n1.eps,
+            sa.batch_first, self.norm_first, dropouts, src_mask, src_key_padding_mask,
+            bool(is_causal))
+
+    def _check_children(self):
+        # The C++ call computes what torch's children compute from their parameters, so a
+        # child replaced by another kind of module could not be honoured.
+        for name, kind in (("self_attn", MultiheadAttention), ("linear1", Linear),
+                           ("linear2", Linear), ("norm1", LayerNorm), ("norm2", LayerNorm),
+                           ("dropout", Dropout), ("dropout1", Dropout), ("dropout2", Dropout)):
+            child = getattr(self, name)
+            if not isinstance(child, kind):
+                raise TypeError(f"TransformerEncoderLayer: {name} must be a {kind.__name__}, "
+                                f"got {type(child).__name__}")
+        if self.norm1.eps != self.norm2.eps:
+            raise ValueError(f"TransformerEncoderLayer: norm1.eps ({self.norm1.eps}) and "
+                             f"norm2.eps ({self.norm2.eps}) must be equal")
 
 
 def _clone_module(module):
