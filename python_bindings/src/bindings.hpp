@@ -28,6 +28,7 @@ void bind_dlpack(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_nn_layers(py::module_& m);
 void bind_nn_losses(py::module_& m);
+void bind_nn_sequence(py::module_& m);
 void bind_data(py::module_& m);
 
 }  // namespace kiln::python

@@ -33,5 +33,6 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_nn(m);
   kiln::python::bind_nn_layers(m);
   kiln::python::bind_nn_losses(m);
+  kiln::python::bind_nn_sequence(m);
   kiln::python::bind_data(m);
 }

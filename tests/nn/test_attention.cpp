@@ -702,3 +702,45 @@ TEST_CASE("TransformerEncoder stacks independent copies of a layer", "[nn][atten
   nn::Sequential<double> seq{enc.layer(0), enc.layer(1)};
   REQUIRE(max_abs_diff(seq(x), enc.layer(1)->forward(enc.layer(0)->forward(x))) == 0);
 }
+
+TEST_CASE("the functional forms take the modules' parameters", "[nn][attention]") {
+  kiln::manual_seed(38);
+  MHA m(4, 2, {.kdim = 3, .vdim = 5, .batch_first = true});
+  const Tensor<double> q = kiln::randn<double>({2, 3, 4}), k = kiln::randn<double>({2, 6, 3});
+  const Tensor<double> v = kiln::randn<double>({2, 6, 5});
+  const BoolT kpm = bool_mask({2, 6}, {1, 7});
+  const auto want = m(q, k, v, kpm, true, {}, false);
+  const auto got = F::multi_head_attention_forward(q, k, v, 2, m.weights(), kpm, true, {}, false,
+                                                   false, 0.0, true);
+  REQUIRE(max_abs_diff(got.attn_output, want.attn_output) == 0);
+  REQUIRE(max_abs_diff(got.attn_weights, want.attn_weights) == 0);
+  REQUIRE_FALSE(F::multi_head_attention_forward(q, k, v, 2, m.weights(), {}, false, {}, true, false,
+                                                0.0, true)
+                    .attn_weights.defined());
+  // Weights that do not fit together are refused before any math.
+  nn::MultiheadAttentionWeights<double> w = m.weights();
+  w.in_proj_weight = kiln::zeros<double>({12, 4});  // both packed and separate
+  REQUIRE_THROWS_AS(F::multi_head_attention_forward(q, k, v, 2, w, {}), kiln::ValueError);
+  w = m.weights();
+  w.out_proj_bias = {};
+  REQUIRE_THROWS_AS(F::multi_head_attention_forward(q, k, v, 2, w, {}), kiln::ValueError);
+  REQUIRE_THROWS_AS(F::multi_head_attention_forward(q, k, v, 3, m.weights(), {}), kiln::ValueError);
+
+  nn::TransformerEncoderLayer<double> t(4, 2, {.dim_feedforward = 6, .norm_first = true});
+  randomise(t);
+  t.eval();
+  const Tensor<double> x = kiln::randn<double>({3, 2, 4});
+  nn::EncoderLayerConfig c = t.config();
+  REQUIRE(c.ff_dropout == 0);  // eval mode turns every site off
+  REQUIRE(max_abs_diff(F::transformer_encoder_layer(x, t.weights(), c), t(x)) == 0);
+  c.activation = "tanh";
+  REQUIRE_THROWS_AS(F::transformer_encoder_layer(x, t.weights(), c), kiln::ValueError);
+  nn::TransformerEncoderLayerWeights<double> tw = t.weights();
+  tw.linear2_weight = kiln::zeros<double>({4, 5});
+  REQUIRE_THROWS_AS(F::transformer_encoder_layer(x, tw, t.config()), kiln::ShapeError);
+  REQUIRE_THROWS_AS(
+      F::transformer_encoder_layer(kiln::randn<double>({3, 2, 5}), t.weights(), t.config()),
+      kiln::ShapeError);
+  t.norm2->eps = 1e-3;  // one eps serves both norms in the functional form
+  REQUIRE_THROWS_AS(t(x), kiln::ValueError);
+}

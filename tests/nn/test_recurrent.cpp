@@ -441,3 +441,36 @@ TEST_CASE("recurrent modules reject bad sizes and shapes", "[nn][rnn]") {
       lc(kiln::zeros<double>({2, 3}), {kiln::zeros<double>({2, 4}), kiln::zeros<double>({2, 5})}),
       ShapeError);
 }
+
+TEST_CASE("the functional forms run a layer stack from its weights", "[nn][rnn]") {
+  namespace F = kiln::nn::functional;
+  using kiln::ShapeError;
+  using kiln::ValueError;
+  kiln::manual_seed(47);
+  const nn::RNNOptions o{.num_layers = 2, .bidirectional = true};
+  nn::LSTM<double> lstm(3, 4, o);
+  nn::GRU<double> gru(3, 4, o);
+  const Tensor<double> x = kiln::randn<double>({5, 2, 3});
+  const Tensor<double> h = kiln::randn<double>({4, 2, 4}), c = kiln::randn<double>({4, 2, 4});
+  const nn::LSTMOutput<double> y = F::lstm(x, {h, c}, lstm.all_weights, o, false);
+  const Reference want = reference_of(lstm, true, x, h, c);
+  REQUIRE(max_abs_diff(y.output, want.output) < 1e-12);
+  REQUIRE(max_abs_diff(y.c_n, want.c_n) < 1e-12);
+  REQUIRE(max_abs_diff(F::gru(x, h, gru.all_weights, o, false).h_n,
+                       reference_of(gru, false, x, h, c).h_n) < 1e-12);
+  // The weights must be the layout the options describe, each named when it is wrong.
+  REQUIRE_THROWS_AS(F::lstm(x, {}, lstm.all_weights, {.num_layers = 2}, false), ValueError);
+  REQUIRE_THROWS_AS(F::lstm(x, {}, lstm.all_weights,
+                            {.num_layers = 2, .bias = false, .bidirectional = true}, false),
+                    ValueError);
+  REQUIRE_THROWS_AS(F::lstm(x, {}, gru.all_weights, o, false), ShapeError);  // 3 gates, not 4
+  std::vector<Weights> bad = lstm.all_weights;
+  bad[2].w_ih = kiln::zeros<double>({16, 4});
+  const std::string msg =
+      kiln_test::thrown_message<ShapeError>([&] { (void)F::lstm(x, {}, bad, o, false); });
+  CHECK_THAT(msg, Catch::Contains("weight_ih_l1") && Catch::Contains("[16, 8]") &&
+                      Catch::Contains("[16, 4]"));
+  nn::LSTMCell<double> lc(3, 4);
+  const Weights cw{lc.weight_ih, lc.weight_hh, lc.bias_ih, {}};
+  REQUIRE_THROWS_AS(F::lstm_cell(x.select(0, 0), {}, cw), ValueError);
+}

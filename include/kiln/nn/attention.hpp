@@ -167,6 +167,217 @@ struct MultiheadAttentionOutput {
   Tensor<T, D> attn_weights;  ///< [N, L, S] (or [N, heads, L, S]); undefined unless need_weights
 };
 
+/// MultiheadAttention's parameters, for its functional form: in_proj_weight [3E, E] when
+/// q, k and v share it, else q_proj_weight [E, E], k_proj_weight [E, kdim] and
+/// v_proj_weight [E, vdim]; in_proj_bias [3E] and out_proj_bias [E] (both or neither);
+/// out_proj_weight [E, E].
+template <class T = float, class D = CPU>
+struct MultiheadAttentionWeights {
+  Tensor<T, D> in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
+  Tensor<T, D> out_proj_weight, out_proj_bias;
+};
+
+namespace detail {
+
+// The weights' embed_dim, kdim and vdim, checked against `num_heads` and one another.
+struct MhaDims {
+  int64_t embed_dim, kdim, vdim;
+  bool packed;  // one in_proj_weight
+};
+template <class T, class D>
+MhaDims check_mha_weights(const MultiheadAttentionWeights<T, D>& w, int64_t num_heads,
+                          const char* op) {
+  KILN_CHECK(w.out_proj_weight.defined() && w.out_proj_weight.dim() == 2 &&
+                 w.out_proj_weight.size(0) == w.out_proj_weight.size(1),
+             ShapeError, "[", op, "] out_proj_weight must be a square [E, E] matrix, got ",
+             w.out_proj_weight.defined() ? w.out_proj_weight.shape() : Shape{});
+  const int64_t e = w.out_proj_weight.size(0);
+  KILN_CHECK(e > 0 && num_heads > 0 && e % num_heads == 0, ValueError, "[", op, "] embed_dim (", e,
+             ") must be positive and divisible by num_heads (", num_heads, ")");
+  const bool packed = w.in_proj_weight.defined();
+  KILN_CHECK(packed != (w.q_proj_weight.defined() || w.k_proj_weight.defined() ||
+                        w.v_proj_weight.defined()),
+             ValueError, "[", op,
+             "] expected either in_proj_weight or q_proj_weight, k_proj_weight and "
+             "v_proj_weight, not both or neither");
+  auto shape_of = [](const Tensor<T, D>& t) { return t.defined() ? t.shape() : Shape{}; };
+  MhaDims d{e, e, e, packed};
+  if (packed) {
+    KILN_CHECK(w.in_proj_weight.shape() == (Shape{3 * e, e}), ShapeError, "[", op,
+               "] in_proj_weight must be [3 * embed_dim, embed_dim] = ", Shape{3 * e, e}, ", got ",
+               w.in_proj_weight.shape());
+  } else {
+    const Tensor<T, D>& k = w.k_proj_weight;
+    const Tensor<T, D>& v = w.v_proj_weight;
+    KILN_CHECK(w.q_proj_weight.defined() && k.defined() && v.defined() && k.dim() == 2 &&
+                   v.dim() == 2 && w.q_proj_weight.shape() == (Shape{e, e}) && k.size(0) == e &&
+                   v.size(0) == e,
+               ShapeError, "[", op, "] expected q_proj_weight [", e, ", ", e, "], k_proj_weight [",
+               e, ", kdim] and v_proj_weight [", e, ", vdim], got ", shape_of(w.q_proj_weight),
+               ", ", shape_of(k), " and ", shape_of(v));
+    d.kdim = k.size(1);
+    d.vdim = v.size(1);
+  }
+  KILN_CHECK(w.in_proj_bias.defined() == w.out_proj_bias.defined(), ValueError, "[", op,
+             "] in_proj_bias and out_proj_bias must be given together or not at all");
+  KILN_CHECK(!w.in_proj_bias.defined() ||
+                 (w.in_proj_bias.shape() == Shape{3 * e} && w.out_proj_bias.shape() == Shape{e}),
+             ShapeError, "[", op, "] expected in_proj_bias [", 3 * e, "] and out_proj_bias [", e,
+             "], got ", shape_of(w.in_proj_bias), " and ", shape_of(w.out_proj_bias));
+  return d;
+}
+
+// x · wᵀ + b for `count` consecutive E-row blocks of w (and of `bias`) from block
+// `first`; with packed = false, w is a whole separate weight and `first` only picks the
+// bias block.
+template <class T, class D>
+Tensor<T, D> mha_project(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& bias,
+                         int64_t e, int64_t first, int64_t count, bool packed = true) {
+  const Tensor<T, D> wt = packed ? w.narrow(0, first * e, count * e) : w;
+  if (!bias.defined()) return kiln::linear(x, wt);
+  return kiln::linear(x, wt, bias.narrow(0, first * e, count * e));
+}
+
+// [L, N, c*E] ([N, L, c*E] with batch_first) -> [c, N, heads, L, head_dim], a view.
+template <class T, class D>
+Tensor<T, D> mha_heads(const Tensor<T, D>& x, int64_t c, int64_t num_heads, bool bf) {
+  const Tensor<T, D> r =
+      x.reshape({x.size(0), x.size(1), c, num_heads, x.size(2) / (c * num_heads)});
+  return r.permute(bf ? Dims{2, 0, 3, 1, 4} : Dims{2, 1, 3, 0, 4});
+}
+
+}  // namespace detail
+
+namespace functional {
+
+/// torch.nn.functional.multi_head_attention_forward (and nn::MultiheadAttention's forward):
+/// attention of query over (key, value) with the parameters `w` (see
+/// MultiheadAttentionWeights) and `num_heads` heads. Batched inputs are [L, N, E],
+/// [S, N, kdim], [S, N, vdim] ([N, L, E]... with batch_first); unbatched ones [L, E],
+/// [S, kdim], [S, vdim]. Masks follow torch's MultiheadAttention (Note [Attention masks]):
+///  - key_padding_mask [N, S] ([S] unbatched): bool, true = ignore that key; or float, added.
+///  - attn_mask [L, S] or [N * num_heads, L, S]: bool, true = not allowed; or float, added.
+///  - is_causal without attn_mask masks key j > query i. With attn_mask it is, as in
+///    torch, a hint that attn_mask is causal, and attn_mask is used as given (torch
+///    raises when is_causal comes without attn_mask; kiln builds the causal mask).
+/// dropout_p drops attention weights when > 0 (pass 0 in eval mode). attn_weights (after
+/// dropout, as torch's) are averaged over heads, [N, L, S], or per head,
+/// [N, num_heads, L, S], without the N for unbatched input; undefined unless need_weights.
+template <class T, class D>
+MultiheadAttentionOutput<T, D> multi_head_attention_forward(
+    const Tensor<T, D>& query, const Tensor<T, D>& key, const Tensor<T, D>& value,
+    int64_t num_heads,
+    const MultiheadAttentionWeights<std::type_identity_t<T>, std::type_identity_t<D>>& w,
+    const AttentionMask<std::type_identity_t<T>, std::type_identity_t<D>>& key_padding_mask = {},
+    bool need_weights = true,
+    const AttentionMask<std::type_identity_t<T>, std::type_identity_t<D>>& attn_mask = {},
+    bool average_attn_weights = true, bool is_causal = false, double dropout_p = 0.0,
+    bool batch_first = false) {
+  using TensorT = Tensor<T, D>;
+  constexpr const char* op = "nn::MultiheadAttention";
+  const nn::detail::MhaDims dims = nn::detail::check_mha_weights(w, num_heads, op);
+  const int64_t embed_dim = dims.embed_dim;
+  KILN_CHECK(dropout_p >= 0 && dropout_p <= 1, ValueError, "[", op,
+             "] dropout must be a probability in [0, 1], got ", dropout_p);
+  KILN_CHECK((query.dim() == 2 || query.dim() == 3) && key.dim() == query.dim() &&
+                 value.dim() == query.dim(),
+             ShapeError, "[", op,
+             "] query, key and value must all be 3-d (batched) or all 2-d (unbatched), got "
+             "query ",
+             query.shape(), ", key ", key.shape(), ", value ", value.shape());
+  const bool batched = query.dim() == 3;
+  // Unbatched inputs become [L, 1, E] (torch's way), so one path serves both.
+  const TensorT q3 = batched ? query : query.unsqueeze(1), k3 = batched ? key : key.unsqueeze(1),
+                v3 = batched ? value : value.unsqueeze(1);
+  const bool bf = batched && batch_first;
+  const int64_t n = q3.size(bf ? 0 : 1), l = q3.size(bf ? 1 : 0), s = k3.size(bf ? 1 : 0);
+  KILN_CHECK(q3.size(2) == embed_dim && k3.size(2) == dims.kdim && v3.size(2) == dims.vdim,
+             ShapeError, "[", op, "] expected embedding dims query ", embed_dim, ", key ",
+             dims.kdim, ", value ", dims.vdim, " (the last dim), got query ", query.shape(),
+             ", key ", key.shape(), ", value ", value.shape());
+  KILN_CHECK(k3.size(bf ? 0 : 1) == n && v3.size(bf ? 0 : 1) == n && v3.size(bf ? 1 : 0) == s,
+             ShapeError, "[", op,
+             "] query, key and value must have one batch size and key and value one length, "
+             "got query ",
+             query.shape(), ", key ", key.shape(), ", value ", value.shape(),
+             batch_first ? " (batch_first)" : "");
+
+  // Projections run on the inputs' own layout; mha_heads() then only makes views.
+  namespace nd = nn::detail;
+  const TensorT& b = w.in_proj_bias;
+  TensorT q, k, v;
+  if (dims.packed && nd::same_tensor(query, key) && nd::same_tensor(key, value)) {
+    const TensorT qkv =
+        nd::mha_heads(nd::mha_project(q3, w.in_proj_weight, b, embed_dim, 0, 3), 3, num_heads, bf);
+    q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
+  } else if (dims.packed && nd::same_tensor(key, value)) {
+    q = nd::mha_heads(nd::mha_project(q3, w.in_proj_weight, b, embed_dim, 0, 1), 1, num_heads, bf)
+            .select(0, 0);
+    const TensorT kv =
+        nd::mha_heads(nd::mha_project(k3, w.in_proj_weight, b, embed_dim, 1, 2), 2, num_heads, bf);
+    k = kv.select(0, 0), v = kv.select(0, 1);
+  } else {
+    const bool p = dims.packed;
+    auto one = [&](const TensorT& x, const TensorT& sep, int64_t block) {
+      return nd::mha_heads(
+                 nd::mha_project(x, p ? w.in_proj_weight : sep, b, embed_dim, block, 1, p), 1,
+                 num_heads, bf)
+          .select(0, 0);
+    };
+    q = one(q3, w.q_proj_weight, 0);
+    k = one(k3, w.k_proj_weight, 1);
+    v = one(v3, w.v_proj_weight, 2);
+  }
+
+  // Masks as [N or 1, heads or 1, L or 1, S] (Note [Attention masks]).
+  Tensor<bool, D> blocked;
+  TensorT bias;
+  if (key_padding_mask.defined()) {
+    const Shape want = batched ? Shape{n, s} : Shape{s};
+    KILN_CHECK(key_padding_mask.shape() == want, ShapeError, "[", op, "] key_padding_mask must be ",
+               want, " ([N, S], or [S] unbatched), got ", key_padding_mask.shape());
+    if (key_padding_mask.is_bool())
+      blocked = key_padding_mask.bool_mask.reshape({n, 1, 1, s});
+    else
+      bias = key_padding_mask.float_mask.reshape({n, 1, 1, s});
+  }
+  if (attn_mask.defined()) {
+    const Shape& ms = attn_mask.shape();
+    KILN_CHECK(ms == (Shape{l, s}) || ms == (Shape{n * num_heads, l, s}), ShapeError, "[", op,
+               "] attn_mask must be [L, S] = ", Shape{l, s},
+               " or [N * num_heads, L, S] = ", Shape{n * num_heads, l, s}, ", got ", ms);
+    const Shape as = ms.size() == 2 ? Shape{1, 1, l, s} : Shape{n, num_heads, l, s};
+    if (attn_mask.is_bool()) {
+      const Tensor<bool, D> a = attn_mask.bool_mask.reshape(as);
+      blocked = blocked.defined() ? Tensor<bool, D>(blocked || a) : a;
+    } else {
+      const TensorT a = attn_mask.float_mask.reshape(as);
+      bias = bias.defined() ? TensorT(bias + a) : a;
+    }
+  } else if (is_causal) {
+    const Tensor<bool, D> c = kiln::triu(kiln::ones<bool, D>({l, s}), 1).reshape({1, 1, l, s});
+    blocked = blocked.defined() ? Tensor<bool, D>(blocked || c) : c;
+  }
+
+  const int64_t head_dim = embed_dim / num_heads;
+  const nd::AttentionResult<T> r = nd::attend(
+      q, k, v, blocked, bias, 1.0 / std::sqrt(static_cast<double>(head_dim)), dropout_p, op);
+  // [N, heads, L, hd] -> [L, N, heads, hd] ([N, L, ...] with batch_first) -> [.., E].
+  const TensorT merged = r.output.permute(bf ? Dims{0, 2, 1, 3} : Dims{2, 0, 1, 3})
+                             .reshape(bf ? Shape{n, l, embed_dim} : Shape{l, n, embed_dim});
+  TensorT out = w.out_proj_bias.defined() ? kiln::linear(merged, w.out_proj_weight, w.out_proj_bias)
+                                          : kiln::linear(merged, w.out_proj_weight);
+  if (!batched) out = out.squeeze(1);
+  TensorT aw;
+  if (need_weights) {
+    aw = average_attn_weights ? TensorT(kiln::mean(r.weights, 1)) : r.weights;
+    if (!batched) aw = aw.squeeze(0);
+  }
+  return {std::move(out), std::move(aw)};
+}
+
+}  // namespace functional
+
 /// torch.nn.MultiheadAttention. Parameters, in torch's registration order (so state_dict
 /// keys and order are torch's): in_proj_weight [3E, E] when kdim == vdim == embed_dim,
 /// else q_proj_weight [E, E], k_proj_weight [E, kdim], v_proj_weight [E, vdim]; then
@@ -228,109 +439,15 @@ class MultiheadAttention : public Module<T, D> {
     }
   }
 
-  /// Attention of query over (key, value). Batched inputs are [L, N, E], [S, N, kdim],
-  /// [S, N, vdim] ([N, L, E]... with batch_first); unbatched ones [L, E], [S, kdim],
-  /// [S, vdim]. Masks follow torch's MultiheadAttention (Note [Attention masks]):
-  ///  - key_padding_mask [N, S] ([S] unbatched): bool, true = ignore that key; or float, added.
-  ///  - attn_mask [L, S] or [N * num_heads, L, S]: bool, true = not allowed; or float, added.
-  ///  - is_causal without attn_mask masks key j > query i. With attn_mask it is, as in
-  ///    torch, a hint that attn_mask is causal, and attn_mask is used as given (torch
-  ///    raises when is_causal comes without attn_mask; kiln builds the causal mask).
-  /// attn_weights (after dropout, as torch's) are averaged over heads, [N, L, S], or per
-  /// head, [N, num_heads, L, S], without the N for unbatched input.
+  /// Attention of query over (key, value): functional::multi_head_attention_forward with
+  /// this module's parameters, its batch_first, and its dropout in training mode.
   MultiheadAttentionOutput<T, D> forward(const TensorT& query, const TensorT& key,
                                          const TensorT& value, const Mask& key_padding_mask = {},
                                          bool need_weights = true, const Mask& attn_mask = {},
                                          bool average_attn_weights = true, bool is_causal = false) {
-    constexpr const char* op = "nn::MultiheadAttention";
-    KILN_CHECK((query.dim() == 2 || query.dim() == 3) && key.dim() == query.dim() &&
-                   value.dim() == query.dim(),
-               ShapeError, "[", op,
-               "] query, key and value must all be 3-d (batched) or all 2-d (unbatched), got "
-               "query ",
-               query.shape(), ", key ", key.shape(), ", value ", value.shape());
-    const bool batched = query.dim() == 3;
-    // Unbatched inputs become [L, 1, E] (torch's way), so one path serves both.
-    const TensorT q3 = batched ? query : query.unsqueeze(1), k3 = batched ? key : key.unsqueeze(1),
-                  v3 = batched ? value : value.unsqueeze(1);
-    const bool bf = batched && batch_first;
-    const int64_t n = q3.size(bf ? 0 : 1), l = q3.size(bf ? 1 : 0), s = k3.size(bf ? 1 : 0);
-    KILN_CHECK(q3.size(2) == embed_dim && k3.size(2) == kdim && v3.size(2) == vdim, ShapeError, "[",
-               op, "] expected embedding dims query ", embed_dim, ", key ", kdim, ", value ", vdim,
-               " (the last dim), got query ", query.shape(), ", key ", key.shape(), ", value ",
-               value.shape());
-    KILN_CHECK(k3.size(bf ? 0 : 1) == n && v3.size(bf ? 0 : 1) == n && v3.size(bf ? 1 : 0) == s,
-               ShapeError, "[", op,
-               "] query, key and value must have one batch size and key and value one length, "
-               "got query ",
-               query.shape(), ", key ", key.shape(), ", value ", value.shape(),
-               batch_first ? " (batch_first)" : "");
-
-    // Projections run on the inputs' own layout; heads() then only makes views.
-    TensorT q, k, v;
-    if (qkv_same_embed_dim() && detail::same_tensor(query, key) &&
-        detail::same_tensor(key, value)) {
-      const TensorT qkv = heads(project(q3, in_proj_weight, 0, 3), 3, bf);
-      q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
-    } else if (qkv_same_embed_dim() && detail::same_tensor(key, value)) {
-      q = heads(project(q3, in_proj_weight, 0, 1), 1, bf).select(0, 0);
-      const TensorT kv = heads(project(k3, in_proj_weight, 1, 2), 2, bf);
-      k = kv.select(0, 0), v = kv.select(0, 1);
-    } else {
-      const bool packed = qkv_same_embed_dim();
-      q = heads(project(q3, packed ? in_proj_weight : q_proj_weight, 0, 1, packed), 1, bf)
-              .select(0, 0);
-      k = heads(project(k3, packed ? in_proj_weight : k_proj_weight, 1, 1, packed), 1, bf)
-              .select(0, 0);
-      v = heads(project(v3, packed ? in_proj_weight : v_proj_weight, 2, 1, packed), 1, bf)
-              .select(0, 0);
-    }
-
-    // Masks as [N or 1, heads or 1, L or 1, S] (Note [Attention masks]).
-    Tensor<bool, D> blocked;
-    TensorT bias;
-    if (key_padding_mask.defined()) {
-      const Shape want = batched ? Shape{n, s} : Shape{s};
-      KILN_CHECK(key_padding_mask.shape() == want, ShapeError, "[", op,
-                 "] key_padding_mask must be ", want, " ([N, S], or [S] unbatched), got ",
-                 key_padding_mask.shape());
-      if (key_padding_mask.is_bool())
-        blocked = key_padding_mask.bool_mask.reshape({n, 1, 1, s});
-      else
-        bias = key_padding_mask.float_mask.reshape({n, 1, 1, s});
-    }
-    if (attn_mask.defined()) {
-      const Shape& ms = attn_mask.shape();
-      KILN_CHECK(ms == (Shape{l, s}) || ms == (Shape{n * num_heads, l, s}), ShapeError, "[", op,
-                 "] attn_mask must be [L, S] = ", Shape{l, s},
-                 " or [N * num_heads, L, S] = ", Shape{n * num_heads, l, s}, ", got ", ms);
-      const Shape as = ms.size() == 2 ? Shape{1, 1, l, s} : Shape{n, num_heads, l, s};
-      if (attn_mask.is_bool()) {
-        const Tensor<bool, D> a = attn_mask.bool_mask.reshape(as);
-        blocked = blocked.defined() ? Tensor<bool, D>(blocked || a) : a;
-      } else {
-        const TensorT a = attn_mask.float_mask.reshape(as);
-        bias = bias.defined() ? TensorT(bias + a) : a;
-      }
-    } else if (is_causal) {
-      const Tensor<bool, D> c = kiln::triu(kiln::ones<bool, D>({l, s}), 1).reshape({1, 1, l, s});
-      blocked = blocked.defined() ? Tensor<bool, D>(blocked || c) : c;
-    }
-
-    const double p = this->is_training() ? dropout : 0.0;
-    const detail::AttentionResult<T> r = detail::attend(
-        q, k, v, blocked, bias, 1.0 / std::sqrt(static_cast<double>(head_dim)), p, op);
-    // [N, heads, L, hd] -> [L, N, heads, hd] ([N, L, ...] with batch_first) -> [.., E].
-    const TensorT merged = r.output.permute(bf ? Dims{0, 2, 1, 3} : Dims{2, 0, 1, 3})
-                               .reshape(bf ? Shape{n, l, embed_dim} : Shape{l, n, embed_dim});
-    TensorT out = out_proj->forward(merged);
-    if (!batched) out = out.squeeze(1);
-    TensorT w;
-    if (need_weights) {
-      w = average_attn_weights ? TensorT(kiln::mean(r.weights, 1)) : r.weights;
-      if (!batched) w = w.squeeze(0);
-    }
-    return {std::move(out), std::move(w)};
+    return functional::multi_head_attention_forward(
+        query, key, value, num_heads, weights(), key_padding_mask, need_weights, attn_mask,
+        average_attn_weights, is_causal, this->is_training() ? dropout : 0.0, batch_first);
   }
   MultiheadAttentionOutput<T, D> operator()(const TensorT& query, const TensorT& key,
                                             const TensorT& value, const Mask& key_padding_mask = {},
@@ -344,27 +461,17 @@ class MultiheadAttention : public Module<T, D> {
   /// Whether q, k and v share one packed in_proj_weight (kdim == vdim == embed_dim).
   bool qkv_same_embed_dim() const { return kdim == embed_dim && vdim == embed_dim; }
 
+  /// The parameters, for the functional form (aliases of the registered tensors).
+  MultiheadAttentionWeights<T, D> weights() const {
+    return {in_proj_weight, q_proj_weight,    k_proj_weight, v_proj_weight,
+            in_proj_bias,   out_proj->weight, out_proj->bias};
+  }
+
   int64_t embed_dim, kdim, vdim, num_heads, head_dim;
   double dropout;
   bool batch_first;
   TensorT in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
   std::shared_ptr<Linear<T, D>> out_proj;
-
- private:
-  // x · wᵀ + b for `count` consecutive E-row blocks of w (and of in_proj_bias) from
-  // block `first`; with packed = false, w is a whole separate weight and `first` only
-  // picks the bias block.
-  TensorT project(const TensorT& x, const TensorT& w, int64_t first, int64_t count,
-                  bool packed = true) const {
-    const TensorT wt = packed ? w.narrow(0, first * embed_dim, count * embed_dim) : w;
-    if (!in_proj_bias.defined()) return kiln::linear(x, wt);
-    return kiln::linear(x, wt, in_proj_bias.narrow(0, first * embed_dim, count * embed_dim));
-  }
-  // [L, N, c*E] ([N, L, c*E] with batch_first) -> [c, N, heads, L, head_dim], a view.
-  TensorT heads(const TensorT& x, int64_t c, bool bf) const {
-    const TensorT r = x.reshape({x.size(0), x.size(1), c, num_heads, head_dim});
-    return r.permute(bf ? Dims{2, 0, 3, 1, 4} : Dims{2, 1, 3, 0, 4});
-  }
 };
 
 }  // namespace kiln::nn

@@ -6,7 +6,9 @@
 #include <any>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -37,6 +39,9 @@ namespace kiln::nn {
 // backward (5x slower at L = 400); unbind_steps' backward stacks the step gradients once.
 // Outputs are stacked (whose backward is views) in time order, so the reverse direction
 // needs no flip.
+// The whole stack runs in functional::lstm / gru from a list of RNNWeights (torch's
+// _VF.lstm), which the modules call with their parameters and Python's nn.LSTM calls
+// with its own: one call per forward, whatever the length.
 
 /// Options of LSTM and GRU, torch's defaults, for designated initialisers:
 /// `LSTM<float>(10, 20, {.num_layers = 2, .bidirectional = true})`.
@@ -143,7 +148,254 @@ const Tensor<T, D>& hidden_of(const LSTMState<T, D>& s) {
   return s.h;
 }
 
+// The name torch gives a layer's parameter ("weight_ih_l1_reverse").
+inline std::string rnn_param_name(const char* what, int64_t layer, bool reverse) {
+  return std::string(what) + "_l" + std::to_string(layer) + (reverse ? "_reverse" : "");
+}
+
+// Checks the options and that `w` holds every layer's and direction's parameters in
+// RNNBase's layout for a `gates`-gate layer; returns the hidden size.
+template <class T, class D>
+int64_t check_rnn_weights(std::span<const RNNWeights<T, D>> w, int64_t gates, const RNNOptions& o,
+                          const char* op) {
+  KILN_CHECK(o.num_layers > 0, ValueError, "[", op, "] num_layers must be positive, got ",
+             o.num_layers);
+  KILN_CHECK(o.dropout >= 0 && o.dropout <= 1, ValueError, "[", op,
+             "] dropout must be a probability in [0, 1], got ", o.dropout);
+  const int64_t dirs = o.bidirectional ? 2 : 1;
+  KILN_CHECK(static_cast<int64_t>(w.size()) == o.num_layers * dirs, ValueError, "[", op,
+             "] expected the weights of ", o.num_layers, " layer(s) x ", dirs,
+             " direction(s), got ", w.size());
+  KILN_CHECK(w[0].w_hh.defined() && w[0].w_hh.dim() == 2 && w[0].w_hh.size(1) > 0 &&
+                 w[0].w_ih.defined() && w[0].w_ih.dim() == 2,
+             ShapeError, "[", op, "] weight_ih_l0 and weight_hh_l0 must be matrices");
+  const int64_t h = w[0].w_hh.size(1), g = gates * h;
+  for (int64_t k = 0; k < o.num_layers; ++k)
+    for (int64_t d = 0; d < dirs; ++d) {
+      const RNNWeights<T, D>& p = w[static_cast<size_t>(k * dirs + d)];
+      const Shape ih{g, k == 0 ? w[0].w_ih.size(1) : dirs * h}, hh{g, h}, b{g};
+      auto check = [&](const Tensor<T, D>& t, const Shape& want, const char* what) {
+        KILN_CHECK(t.defined() && t.shape() == want, ShapeError, "[", op, "] ",
+                   rnn_param_name(what, k, d == 1), " must be ", want, ", got ",
+                   t.defined() ? t.shape() : Shape{});
+      };
+      check(p.w_ih, ih, "weight_ih");
+      check(p.w_hh, hh, "weight_hh");
+      KILN_CHECK(p.b_ih.defined() == o.bias && p.b_hh.defined() == o.bias, ValueError, "[", op,
+                 "] bias=", o.bias ? "true" : "false", " but layer ", k, d ? " (reverse)" : "",
+                 o.bias ? " lacks" : " has", " bias_ih or bias_hh");
+      if (o.bias) {
+        check(p.b_ih, b, "bias_ih");
+        check(p.b_hh, b, "bias_hh");
+      }
+    }
+  return h;
+}
+
+// Checks the input and returns it batched ([L, N, H_in], or [N, L, H_in] batch_first),
+// setting `batched` and the batch size.
+template <class T, class D>
+Tensor<T, D> rnn_batched_input(const Tensor<T, D>& x, int64_t input_size, bool batch_first,
+                               const char* op, bool& batched, int64_t& batch) {
+  KILN_CHECK((x.dim() == 2 || x.dim() == 3) && x.size(-1) == input_size, ShapeError, "[", op,
+             "] expected input ", batch_first ? "[N, L, " : "[L, N, ", input_size,
+             "] or unbatched [L, ", input_size, "], got ", x.shape());
+  batched = x.dim() == 3;
+  const Tensor<T, D> b = batched ? x : x.unsqueeze(batch_first ? 0 : 1);
+  KILN_CHECK(b.size(batch_first ? 1 : 0) > 0, ShapeError, "[", op,
+             "] expected a sequence length larger than 0, got input ", x.shape());
+  batch = b.size(batch_first ? 0 : 1);
+  return b;
+}
+
+// A given initial state (h_0 or c_0) checked against [k, N, H] ([k, H] unbatched) and
+// split per layer and direction; zeros when undefined.
+template <class T, class D>
+std::vector<Tensor<T, D>> rnn_initial_state(const Tensor<T, D>& s, const char* what, bool batched,
+                                            int64_t batch, int64_t k, int64_t hidden,
+                                            const char* op) {
+  if (!s.defined())
+    return std::vector<Tensor<T, D>>(static_cast<size_t>(k), kiln::zeros<T>({batch, hidden}));
+  const Shape want = batched ? Shape{k, batch, hidden} : Shape{k, hidden};
+  KILN_CHECK(s.shape() == want, ShapeError, "[", op, "] expected ", what, " of shape ", want,
+             " for ", batched ? "batched" : "unbatched", " input, got ", s.shape());
+  return unbind_steps(batched ? s : s.unsqueeze(1), 0);
+}
+
+// Runs every layer and direction over x (batched); states[k] is the initial state of
+// layer-direction k, step(x_t projection, state, weights) the next state. Returns the
+// last layer's output and every final state.
+template <class State, class T, class D, class Step>
+std::pair<Tensor<T, D>, std::vector<State>> rnn_run(const Tensor<T, D>& x,
+                                                    std::vector<State> states,
+                                                    std::span<const RNNWeights<T, D>> weights,
+                                                    const RNNOptions& o, bool training,
+                                                    bool fold_b_hh, Step step) {
+  const int64_t tdim = o.batch_first ? 1 : 0;
+  const int64_t L = x.size(tdim), dirs = o.bidirectional ? 2 : 1;
+  Tensor<T, D> layer_in = x;
+  for (int64_t k = 0; k < o.num_layers; ++k) {
+    if (k > 0) layer_in = kiln::dropout(layer_in, o.dropout, training);
+    std::vector<Tensor<T, D>> outs;
+    for (int64_t d = 0; d < dirs; ++d) {
+      const RNNWeights<T, D>& w = weights[static_cast<size_t>(k * dirs + d)];
+      const std::vector<Tensor<T, D>> xs = unbind_steps(
+          project(layer_in, w.w_ih, w.b_ih, fold_b_hh ? w.b_hh : Tensor<T, D>()), tdim);
+      std::vector<Tensor<T, D>> hs(static_cast<size_t>(L));
+      State& s = states[static_cast<size_t>(k * dirs + d)];
+      for (int64_t i = 0; i < L; ++i) {
+        const auto t = static_cast<size_t>(d ? L - 1 - i : i);
+        s = step(xs[t], s, w);
+        hs[t] = hidden_of(s);
+      }
+      outs.push_back(kiln::stack(hs, tdim));
+    }
+    layer_in = dirs == 1 ? outs[0] : kiln::cat(outs, 2);
+  }
+  return {std::move(layer_in), std::move(states)};
+}
+
+// A cell's weights checked (weight_ih [G * H, H_in], weight_hh [G * H, H], both biases
+// [G * H] or neither); returns H.
+template <class T, class D>
+int64_t check_cell_weights(const RNNWeights<T, D>& w, int64_t gates, const char* op) {
+  KILN_CHECK(w.w_ih.defined() && w.w_hh.defined() && w.w_ih.dim() == 2 && w.w_hh.dim() == 2 &&
+                 w.w_hh.size(1) > 0,
+             ShapeError, "[", op, "] weight_ih and weight_hh must be matrices");
+  const int64_t h = w.w_hh.size(1), g = gates * h;
+  KILN_CHECK(w.w_ih.size(0) == g && w.w_hh.size(0) == g, ShapeError, "[", op,
+             "] weight_ih and weight_hh must have ", gates, " * hidden_size = ", g,
+             " rows, got weight_ih ", w.w_ih.shape(), " and weight_hh ", w.w_hh.shape());
+  KILN_CHECK(w.b_ih.defined() == w.b_hh.defined(), ValueError, "[", op,
+             "] bias_ih and bias_hh must be given together or not at all");
+  KILN_CHECK(!w.b_ih.defined() || (w.b_ih.shape() == Shape{g} && w.b_hh.shape() == Shape{g}),
+             ShapeError, "[", op, "] bias_ih and bias_hh must be [", g, "], got ", w.b_ih.shape(),
+             " and ", w.b_hh.shape());
+  return h;
+}
+
+// A cell's x [N, H_in] or [H_in], returned as [N, H_in].
+template <class T, class D>
+Tensor<T, D> cell_batched_input(const Tensor<T, D>& x, int64_t input_size, const char* op) {
+  KILN_CHECK((x.dim() == 1 || x.dim() == 2) && x.size(-1) == input_size, ShapeError, "[", op,
+             "] expected input [N, ", input_size, "] or [", input_size, "], got ", x.shape());
+  return x.dim() == 2 ? x : x.unsqueeze(0);
+}
+
+// A cell's state (h or c) checked against [N, H] ([H] for an unbatched input), as [N, H];
+// zeros when undefined.
+template <class T, class D>
+Tensor<T, D> cell_batched_state(const Tensor<T, D>& s, const Tensor<T, D>& input, int64_t hidden,
+                                const char* what, const char* op) {
+  const int64_t n = input.dim() == 2 ? input.size(0) : 1;
+  if (!s.defined()) return kiln::zeros<T>({n, hidden});
+  const Shape want = input.dim() == 2 ? Shape{n, hidden} : Shape{hidden};
+  KILN_CHECK(s.shape() == want, ShapeError, "[", op, "] expected ", what, " of shape ", want,
+             " for input ", input.shape(), ", got ", s.shape());
+  return input.dim() == 2 ? s : s.unsqueeze(0);
+}
+
 }  // namespace detail
+
+namespace functional {
+
+/// torch's _VF.lstm: the LSTM whose parameters are `weights` (layer-major, the forward
+/// direction first, as RNNBase::all_weights) over `input`, from the state hx (zeros when
+/// undefined). options.num_layers, bias and bidirectional must describe `weights`;
+/// batch_first sets the layout; dropout acts between layers when `training`. Shapes and
+/// formulas as nn::LSTM's (Note [Recurrent layers]).
+template <class T, class D>
+LSTMOutput<T, D> lstm(const Tensor<T, D>& input, const LSTMState<T, D>& hx,
+                      std::type_identity_t<std::span<const RNNWeights<T, D>>> weights,
+                      const RNNOptions& options, bool training) {
+  constexpr const char* op = "nn::LSTM";
+  KILN_CHECK(hx.h.defined() == hx.c.defined(), ValueError, "[", op,
+             "] h_0 and c_0 must be given together or not at all");
+  const int64_t hidden = nn::detail::check_rnn_weights(weights, 4, options, op);
+  const int64_t k = static_cast<int64_t>(weights.size());
+  bool batched = false;
+  int64_t batch = 0;
+  const Tensor<T, D> x = nn::detail::rnn_batched_input(input, weights[0].w_ih.size(1),
+                                                       options.batch_first, op, batched, batch);
+  const std::vector<Tensor<T, D>> h0 =
+      nn::detail::rnn_initial_state(hx.h, "h_0", batched, batch, k, hidden, op);
+  const std::vector<Tensor<T, D>> c0 =
+      nn::detail::rnn_initial_state(hx.c, "c_0", batched, batch, k, hidden, op);
+  std::vector<LSTMState<T, D>> init;
+  for (size_t i = 0; i < h0.size(); ++i) init.push_back({h0[i], c0[i]});
+  auto [out, last] = nn::detail::rnn_run(
+      x, std::move(init), weights, options, training, true,
+      [](const Tensor<T, D>& xw, const LSTMState<T, D>& s, const RNNWeights<T, D>& w) {
+        return nn::detail::lstm_step(xw, s, w.w_hh);
+      });
+  std::vector<Tensor<T, D>> hs, cs;
+  for (const LSTMState<T, D>& s : last) {
+    hs.push_back(s.h);
+    cs.push_back(s.c);
+  }
+  Tensor<T, D> h_n = kiln::stack(hs), c_n = kiln::stack(cs);
+  if (!batched) return {out.squeeze(options.batch_first ? 0 : 1), h_n.squeeze(1), c_n.squeeze(1)};
+  return {std::move(out), std::move(h_n), std::move(c_n)};
+}
+
+/// torch's _VF.gru: as lstm, with the GRU's three gates and state h_0 alone.
+template <class T, class D>
+GRUOutput<T, D> gru(const Tensor<T, D>& input, const Tensor<T, D>& h_0,
+                    std::type_identity_t<std::span<const RNNWeights<T, D>>> weights,
+                    const RNNOptions& options, bool training) {
+  constexpr const char* op = "nn::GRU";
+  const int64_t hidden = nn::detail::check_rnn_weights(weights, 3, options, op);
+  bool batched = false;
+  int64_t batch = 0;
+  const Tensor<T, D> x = nn::detail::rnn_batched_input(input, weights[0].w_ih.size(1),
+                                                       options.batch_first, op, batched, batch);
+  auto [out, last] = nn::detail::rnn_run(
+      x,
+      nn::detail::rnn_initial_state(h_0, "h_0", batched, batch,
+                                    static_cast<int64_t>(weights.size()), hidden, op),
+      weights, options, training, false,
+      [](const Tensor<T, D>& xw, const Tensor<T, D>& h, const RNNWeights<T, D>& w) {
+        return nn::detail::gru_step(xw, h, w.w_hh, w.b_hh);
+      });
+  Tensor<T, D> h_n = kiln::stack(last);
+  if (!batched) return {out.squeeze(options.batch_first ? 0 : 1), h_n.squeeze(1)};
+  return {std::move(out), std::move(h_n)};
+}
+
+/// torch.lstm_cell: one LSTM step of x [N, H_in] or [H_in] from hx = {h, c} ([N, H] or
+/// [H], zeros when undefined) with w (weight_ih [4H, H_in], weight_hh [4H, H], both
+/// biases [4H] or neither); returns {h', c'} of the state's shape.
+template <class T, class D>
+LSTMState<T, D> lstm_cell(const Tensor<T, D>& input, const LSTMState<T, D>& hx,
+                          const RNNWeights<T, D>& w) {
+  constexpr const char* op = "nn::LSTMCell";
+  KILN_CHECK(hx.h.defined() == hx.c.defined(), ValueError, "[", op,
+             "] h and c must be given together or not at all");
+  const int64_t hidden = nn::detail::check_cell_weights(w, 4, op);
+  const Tensor<T, D> x = nn::detail::cell_batched_input(input, w.w_ih.size(1), op);
+  const LSTMState<T, D> s{nn::detail::cell_batched_state(hx.h, input, hidden, "h", op),
+                          nn::detail::cell_batched_state(hx.c, input, hidden, "c", op)};
+  LSTMState<T, D> r =
+      nn::detail::lstm_step(nn::detail::project(x, w.w_ih, w.b_ih, w.b_hh), s, w.w_hh);
+  if (input.dim() == 1) return {r.h.squeeze(0), r.c.squeeze(0)};
+  return r;
+}
+
+/// torch.gru_cell: one GRU step of x [N, H_in] or [H_in] from h ([N, H] or [H], zeros
+/// when undefined) with w (weight_ih [3H, H_in], weight_hh [3H, H], both biases [3H] or
+/// neither); returns h'.
+template <class T, class D>
+Tensor<T, D> gru_cell(const Tensor<T, D>& input, const Tensor<T, D>& h, const RNNWeights<T, D>& w) {
+  constexpr const char* op = "nn::GRUCell";
+  const int64_t hidden = nn::detail::check_cell_weights(w, 3, op);
+  const Tensor<T, D> x = nn::detail::cell_batched_input(input, w.w_ih.size(1), op);
+  Tensor<T, D> r = nn::detail::gru_step(nn::detail::project(x, w.w_ih, w.b_ih),
+                                        nn::detail::cell_batched_state(h, input, hidden, "h", op),
+                                        w.w_hh, w.b_hh);
+  return input.dim() == 1 ? r.squeeze(0) : r;
+}
+
+}  // namespace functional
 
 /// What LSTM and GRU share (torch.nn.RNNBase): the parameters, for layer k and direction
 /// d, weight_ih_l{k} [G * H, H_in of layer k], weight_hh_l{k} [G * H, H], bias_ih_l{k} and
@@ -216,66 +468,6 @@ class RNNBase : public Module<T, D> {
     }
     reset_parameters();
   }
-
-  // Checks the input and returns it batched ([L, N, H_in], or [N, L, H_in] batch_first),
-  // setting `batched` and the batch size.
-  Tensor<T, D> batched_input(const Tensor<T, D>& x, bool& batched, int64_t& batch) const {
-    const std::string& n = this->type_name();
-    KILN_CHECK((x.dim() == 2 || x.dim() == 3) && x.size(-1) == input_size, ShapeError, "[nn::", n,
-               "] expected input ", options.batch_first ? "[N, L, " : "[L, N, ", input_size,
-               "] or unbatched [L, ", input_size, "], got ", x.shape());
-    batched = x.dim() == 3;
-    const Tensor<T, D> b = batched ? x : x.unsqueeze(options.batch_first ? 0 : 1);
-    KILN_CHECK(b.size(options.batch_first ? 1 : 0) > 0, ShapeError, "[nn::", n,
-               "] expected a sequence length larger than 0, got input ", x.shape());
-    batch = b.size(options.batch_first ? 0 : 1);
-    return b;
-  }
-
-  // A given initial state (h_0 or c_0) checked against [num_layers * D, N, H] ([.., H]
-  // unbatched) and split per layer and direction; zeros when undefined.
-  std::vector<Tensor<T, D>> initial_state(const Tensor<T, D>& s, const char* what, bool batched,
-                                          int64_t batch) const {
-    const int64_t k = options.num_layers * num_directions();
-    if (!s.defined())
-      return std::vector<Tensor<T, D>>(static_cast<size_t>(k),
-                                       kiln::zeros<T>({batch, hidden_size}));
-    const Shape want = batched ? Shape{k, batch, hidden_size} : Shape{k, hidden_size};
-    KILN_CHECK(s.shape() == want, ShapeError, "[nn::", this->type_name(), "] expected ", what,
-               " of shape ", want, " for ", batched ? "batched" : "unbatched", " input, got ",
-               s.shape());
-    return detail::unbind_steps(batched ? s : s.unsqueeze(1), 0);
-  }
-
-  // Runs every layer and direction over x (batched); states[k] is the initial state of
-  // layer-direction k, step(x_t projection, state, weights) the next state. Returns the
-  // last layer's output and every final state.
-  template <class State, class Step>
-  std::pair<Tensor<T, D>, std::vector<State>> run(const Tensor<T, D>& x, std::vector<State> states,
-                                                  bool fold_b_hh, Step step) const {
-    const int64_t tdim = options.batch_first ? 1 : 0;
-    const int64_t L = x.size(tdim), dirs = num_directions();
-    Tensor<T, D> layer_in = x;
-    for (int64_t k = 0; k < options.num_layers; ++k) {
-      if (k > 0) layer_in = kiln::dropout(layer_in, options.dropout, this->is_training());
-      std::vector<Tensor<T, D>> outs;
-      for (int64_t d = 0; d < dirs; ++d) {
-        const RNNWeights<T, D>& w = all_weights[static_cast<size_t>(k * dirs + d)];
-        const std::vector<Tensor<T, D>> xs = detail::unbind_steps(
-            detail::project(layer_in, w.w_ih, w.b_ih, fold_b_hh ? w.b_hh : Tensor<T, D>()), tdim);
-        std::vector<Tensor<T, D>> hs(static_cast<size_t>(L));
-        State& s = states[static_cast<size_t>(k * dirs + d)];
-        for (int64_t i = 0; i < L; ++i) {
-          const auto t = static_cast<size_t>(d ? L - 1 - i : i);
-          s = step(xs[t], s, w);
-          hs[t] = detail::hidden_of(s);
-        }
-        outs.push_back(kiln::stack(hs, tdim));
-      }
-      layer_in = dirs == 1 ? outs[0] : kiln::cat(outs, 2);
-    }
-    return {std::move(layer_in), std::move(states)};
-  }
 };
 
 /// torch.nn.LSTM: a multi-layer long short-term memory over a sequence. For each step,
@@ -290,29 +482,7 @@ class LSTM : public RNNBase<T, D> {
       : RNNBase<T, D>("LSTM", 4, input_size, hidden_size, options) {}
 
   LSTMOutput<T, D> forward(const Tensor<T, D>& input, const LSTMState<T, D>& hx = {}) {
-    KILN_CHECK(hx.h.defined() == hx.c.defined(), ValueError,
-               "[nn::LSTM] h_0 and c_0 must be given together or not at all");
-    bool batched = false;
-    int64_t batch = 0;
-    const Tensor<T, D> x = this->batched_input(input, batched, batch);
-    const std::vector<Tensor<T, D>> h0 = this->initial_state(hx.h, "h_0", batched, batch);
-    const std::vector<Tensor<T, D>> c0 = this->initial_state(hx.c, "c_0", batched, batch);
-    std::vector<LSTMState<T, D>> init;
-    for (size_t k = 0; k < h0.size(); ++k) init.push_back({h0[k], c0[k]});
-    auto [out, last] =
-        this->run(x, std::move(init), true,
-                  [](const Tensor<T, D>& xw, const LSTMState<T, D>& s, const RNNWeights<T, D>& w) {
-                    return detail::lstm_step(xw, s, w.w_hh);
-                  });
-    std::vector<Tensor<T, D>> hs, cs;
-    for (const LSTMState<T, D>& s : last) {
-      hs.push_back(s.h);
-      cs.push_back(s.c);
-    }
-    Tensor<T, D> h_n = kiln::stack(hs), c_n = kiln::stack(cs);
-    if (!batched)
-      return {out.squeeze(this->options.batch_first ? 0 : 1), h_n.squeeze(1), c_n.squeeze(1)};
-    return {std::move(out), std::move(h_n), std::move(c_n)};
+    return functional::lstm(input, hx, this->all_weights, this->options, this->is_training());
   }
   LSTMOutput<T, D> operator()(const Tensor<T, D>& input, const LSTMState<T, D>& hx = {}) {
     return forward(input, hx);
@@ -330,17 +500,7 @@ class GRU : public RNNBase<T, D> {
       : RNNBase<T, D>("GRU", 3, input_size, hidden_size, options) {}
 
   GRUOutput<T, D> forward(const Tensor<T, D>& input, const Tensor<T, D>& h_0 = {}) {
-    bool batched = false;
-    int64_t batch = 0;
-    const Tensor<T, D> x = this->batched_input(input, batched, batch);
-    auto [out, last] =
-        this->run(x, this->initial_state(h_0, "h_0", batched, batch), false,
-                  [](const Tensor<T, D>& xw, const Tensor<T, D>& h, const RNNWeights<T, D>& w) {
-                    return detail::gru_step(xw, h, w.w_hh, w.b_hh);
-                  });
-    Tensor<T, D> h_n = kiln::stack(last);
-    if (!batched) return {out.squeeze(this->options.batch_first ? 0 : 1), h_n.squeeze(1)};
-    return {std::move(out), std::move(h_n)};
+    return functional::gru(input, h_0, this->all_weights, this->options, this->is_training());
   }
   GRUOutput<T, D> operator()(const Tensor<T, D>& input, const Tensor<T, D>& h_0 = {}) {
     return forward(input, h_0);
@@ -380,25 +540,6 @@ class RNNCellBase : public Module<T, D> {
     }
     reset_parameters();
   }
-
-  // x [N, H_in] or [H_in], returned as [N, H_in].
-  Tensor<T, D> batched_input(const Tensor<T, D>& x) const {
-    KILN_CHECK((x.dim() == 1 || x.dim() == 2) && x.size(-1) == input_size, ShapeError,
-               "[nn::", this->type_name(), "] expected input [N, ", input_size, "] or [",
-               input_size, "], got ", x.shape());
-    return x.dim() == 2 ? x : x.unsqueeze(0);
-  }
-  // A state (h or c) checked against [N, H] ([H] for an unbatched input), as [N, H];
-  // zeros when undefined.
-  Tensor<T, D> batched_state(const Tensor<T, D>& s, const Tensor<T, D>& input,
-                             const char* what) const {
-    const int64_t n = input.dim() == 2 ? input.size(0) : 1;
-    if (!s.defined()) return kiln::zeros<T>({n, hidden_size});
-    const Shape want = input.dim() == 2 ? Shape{n, hidden_size} : Shape{hidden_size};
-    KILN_CHECK(s.shape() == want, ShapeError, "[nn::", this->type_name(), "] expected ", what,
-               " of shape ", want, " for input ", input.shape(), ", got ", s.shape());
-    return input.dim() == 2 ? s : s.unsqueeze(0);
-  }
 };
 
 /// torch.nn.LSTMCell: one LSTM step. forward(x [N, H_in] or [H_in], {h, c} [N, H] or [H],
@@ -410,15 +551,8 @@ class LSTMCell : public RNNCellBase<T, D> {
       : RNNCellBase<T, D>("LSTMCell", 4, input_size, hidden_size, bias) {}
 
   LSTMState<T, D> forward(const Tensor<T, D>& input, const LSTMState<T, D>& hx = {}) {
-    KILN_CHECK(hx.h.defined() == hx.c.defined(), ValueError,
-               "[nn::LSTMCell] h and c must be given together or not at all");
-    const Tensor<T, D> x = this->batched_input(input);
-    const LSTMState<T, D> s{this->batched_state(hx.h, input, "h"),
-                            this->batched_state(hx.c, input, "c")};
-    LSTMState<T, D> r = detail::lstm_step(
-        detail::project(x, this->weight_ih, this->bias_ih, this->bias_hh), s, this->weight_hh);
-    if (input.dim() == 1) return {r.h.squeeze(0), r.c.squeeze(0)};
-    return r;
+    return functional::lstm_cell(input, hx,
+                                 {this->weight_ih, this->weight_hh, this->bias_ih, this->bias_hh});
   }
   LSTMState<T, D> operator()(const Tensor<T, D>& input, const LSTMState<T, D>& hx = {}) {
     return forward(input, hx);
@@ -434,11 +568,8 @@ class GRUCell : public RNNCellBase<T, D> {
       : RNNCellBase<T, D>("GRUCell", 3, input_size, hidden_size, bias) {}
 
   Tensor<T, D> forward(const Tensor<T, D>& input, const Tensor<T, D>& h = {}) {
-    const Tensor<T, D> x = this->batched_input(input);
-    Tensor<T, D> r =
-        detail::gru_step(detail::project(x, this->weight_ih, this->bias_ih),
-                         this->batched_state(h, input, "h"), this->weight_hh, this->bias_hh);
-    return input.dim() == 1 ? r.squeeze(0) : r;
+    return functional::gru_cell(input, h,
+                                {this->weight_ih, this->weight_hh, this->bias_ih, this->bias_hh});
   }
   Tensor<T, D> operator()(const Tensor<T, D>& input, const Tensor<T, D>& h = {}) {
     return forward(input, h);

@@ -65,3 +65,9 @@ from .padding import (  # noqa: F401
 )
 from .pooling import AdaptiveAvgPool2d  # noqa: F401
 from .sparse import Embedding  # noqa: F401
+from .rnn import GRU, LSTM, GRUCell, LSTMCell  # noqa: F401
+from .transformer import (  # noqa: F401
+    MultiheadAttention,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)

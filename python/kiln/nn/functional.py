@@ -274,3 +274,42 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target.shape == input.shape:
         return _C._cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     return _C._cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+# ---- attention -----------------------------------------------------------------------
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None):
+    """softmax(q k^T * scale + mask) v for q [..., L, E], k [..., S, E], v [..., S, Ev]
+    (batch dims broadcast). A bool attn_mask's True = may attend (torch's SDPA
+    convention); a float one is added. scale defaults to 1 / sqrt(E)."""
+    return _C._scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal,
+                                            scale)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """torch's functional MultiheadAttention: inputs [L, N, E], [S, N, kdim], [S, N, vdim]
+    (or unbatched [L, E]...); returns (attn_output, attn_weights or None)."""
+    if bias_k is not None or bias_v is not None or add_zero_attn:
+        raise ValueError("kiln's multi_head_attention_forward does not support bias_k, bias_v "
+                         "or add_zero_attn")
+    if static_k is not None or static_v is not None:
+        raise ValueError("kiln's multi_head_attention_forward does not support static_k or "
+                         "static_v")
+    if query.shape[-1] != embed_dim_to_check:
+        raise ValueError(f"was expecting embedding dimension of {embed_dim_to_check}, but got "
+                         f"{query.shape[-1]}")
+    if use_separate_proj_weight:
+        in_proj_weight = None
+    else:
+        q_proj_weight = k_proj_weight = v_proj_weight = None
+    return _C._multi_head_attention_forward(
+        query, key, value, num_heads, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
+        v_proj_weight, out_proj_weight, out_proj_bias, key_padding_mask, need_weights, attn_mask,
+        average_attn_weights, is_causal, dropout_p if training else 0.0, False)
