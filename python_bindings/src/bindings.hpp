@@ -27,5 +27,7 @@ void bind_autograd(py::module_& m);
 void bind_dlpack(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_data(py::module_& m);
+void bind_optim(py::module_& m);
+void bind_io(py::module_& m);
 
 }  // namespace kiln::python

@@ -32,4 +32,6 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_dlpack(m);
   kiln::python::bind_nn(m);
   kiln::python::bind_data(m);
+  kiln::python::bind_optim(m);
+  kiln::python::bind_io(m);
 }

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """kiln.nn: torch.nn's Module, Parameter and the first layers and losses."""
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .modules import (  # noqa: F401
     GELU,
     AvgPool2d,
