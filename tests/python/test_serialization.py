@@ -102,8 +102,9 @@ def test_a_file_written_by_safetensors_numpy_loads(tmp_path):
 
 @needs_torch
 def test_interchange_with_safetensors_torch(tmp_path):
-    tensors = {"w": torch.randn(3, 4), "h": torch.randn(5).half(), "b": torch.randn(2, 2).bfloat16(),
-               "i": torch.arange(7), "m": torch.tensor([True, False])}
+    tensors = {"w": torch.randn(3, 4), "h": torch.randn(5).half(),
+               "b": torch.randn(2, 2).bfloat16(), "i": torch.arange(7),
+               "m": torch.tensor([True, False])}
     st_torch.save_file(tensors, str(tmp_path / "torch.safetensors"), metadata={"format": "pt"})
     back = kiln.load(tmp_path / "torch.safetensors")
     assert sorted(back) == sorted(tensors)
