@@ -53,7 +53,8 @@ void sgd_step(const Tensor<T, CPU>& p, const Tensor<T, CPU>& g, Tensor<T, CPU>& 
 }
 
 /// torch.optim.SGD's update, per parameter p with gradient g:
-///   d = g + weight_decay p;  buf = d (first step) or momentum buf + (1 - dampening) d;
+///   d = g (-g with maximize) + weight_decay p;  buf = d (first step) or momentum buf +
+///   (1 - dampening) d;
 ///   d = d + momentum buf (nesterov) or buf;  p -= lr d
 /// Each parameter's update is one fused pass (Note [Fused optimizer updates]).
 template <class T = float>
