@@ -65,7 +65,7 @@ def main():
 
     model = make_model(args.model)
     opt = kiln.optim.Adam(model.parameters(), lr=args.lr)
-    sched = kiln.optim.CosineAnnealingLR(opt, T_max=args.epochs)
+    sched = kiln.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     os.makedirs(args.out, exist_ok=True)
     rows = []
     start = time.time()

@@ -163,3 +163,4 @@ def set_grad_enabled(mode):
     _C._set_grad_enabled(mode)
 
 from . import datasets, nn, optim, utils  # noqa: E402,F401  (after the names they use)
+from .serialization import load, save  # noqa: E402,F401

@@ -100,8 +100,9 @@ DynTensor tensor_from(const py::object& data, const py::object& dtype, bool requ
   } else {
     a = np.attr("array")(data);
     const char kind = a.dtype().kind();
-    // Python floats are float64 to numpy and float32 (the default dtype) to torch.
-    if (kind == 'f') a = a.attr("astype")(np.attr("float32"));
+    // Python floats are float64 to numpy and float32 (the default dtype) to torch; with a
+    // dtype given they convert once, from the exact float64 values.
+    if (kind == 'f' && dtype.is_none()) a = a.attr("astype")(np.attr("float32"));
     KILN_CHECK(kind == 'b' || kind == 'i' || kind == 'u' || kind == 'f', DTypeError,
                "[tensor] could not infer a dtype from ",
                py::str(py::type::of(data)).cast<std::string>(), " (numpy made it ",

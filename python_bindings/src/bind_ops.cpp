@@ -281,8 +281,9 @@ void bind_ops(py::module_& m) {
       return binary(op, self, other, reflected);
     });
   }
-  // Tensors compare elementwise, so they are not hashable (as torch's, by identity).
-  cls.attr("__hash__") = py::none();
+  // == compares elementwise; hashing is by identity, as torch's, so parameters can key
+  // dicts and sets (an optimizer's state is keyed by parameter).
+  cls.attr("__hash__") = py::module_::import("builtins").attr("object").attr("__hash__");
   static const Operator inplace_ops[] = {{"__iadd__", Bin::Add, false},
                                          {"__isub__", Bin::Sub, false},
                                          {"__imul__", Bin::Mul, false},

@@ -30,5 +30,7 @@ void bind_nn_layers(py::module_& m);
 void bind_nn_losses(py::module_& m);
 void bind_nn_sequence(py::module_& m);
 void bind_data(py::module_& m);
+void bind_optim(py::module_& m);
+void bind_io(py::module_& m);
 
 }  // namespace kiln::python

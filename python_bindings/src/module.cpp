@@ -35,4 +35,6 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_nn_losses(m);
   kiln::python::bind_nn_sequence(m);
   kiln::python::bind_data(m);
+  kiln::python::bind_optim(m);
+  kiln::python::bind_io(m);
 }

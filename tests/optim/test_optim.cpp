@@ -203,6 +203,57 @@ TEST_CASE("RMSprop and Adagrad follow torch's update rules", "[optim]") {
   REQUIRE(a.values() == b.values());
 }
 
+TEST_CASE("the per-parameter step functions: maximize ascends, bad state is refused", "[optim]") {
+  // Maximizing with gradient g is minimizing with -g, bit for bit, for every rule.
+  const Tensor<double> p0 = kiln::from_vector<double>({0.5, -1.5, 2.0}, Shape{3});
+  const Tensor<double> g = kiln::from_vector<double>({0.25, 1.0, -3.0}, Shape{3});
+  const Tensor<double> neg = Tensor<double>(-g);
+  auto same = [](const Tensor<double>& a, const Tensor<double>& b) {
+    return kiln::all(kiln::eq(a, b)).item();
+  };
+  auto zeros = [] { return kiln::zeros<double>({3}); };
+  for (int rule = 0; rule < 4; ++rule) {
+    INFO("rule " << rule);
+    Tensor<double> pa = p0.clone(), pb = p0.clone();
+    Tensor<double> sa[3] = {zeros(), zeros(), zeros()}, sb[3] = {zeros(), zeros(), zeros()};
+    for (int64_t step = 1; step <= 3; ++step) {
+      if (rule == 0) {
+        optim::SGDOptions o{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
+        if (step == 1) sa[0] = sb[0] = Tensor<double>();
+        optim::sgd_step(pb, neg, sb[0], o);
+        o.maximize = true;
+        optim::sgd_step(pa, g, sa[0], o);
+      } else if (rule == 1) {
+        optim::AdamOptions o{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true};
+        optim::adam_step(pb, neg, sb[0], sb[1], sb[2], step, o, true);
+        o.maximize = true;
+        optim::adam_step(pa, g, sa[0], sa[1], sa[2], step, o, true);
+      } else if (rule == 2) {
+        optim::RMSpropOptions o{.weight_decay = 0.1, .momentum = 0.5, .centered = true};
+        optim::rmsprop_step(pb, neg, sb[0], sb[1], sb[2], o);
+        o.maximize = true;
+        optim::rmsprop_step(pa, g, sa[0], sa[1], sa[2], o);
+      } else {
+        optim::AdagradOptions o{.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.1};
+        optim::adagrad_step(pb, neg, sb[0], step, o);
+        o.maximize = true;
+        optim::adagrad_step(pa, g, sa[0], step, o);
+      }
+      REQUIRE(same(pa, pb));
+      REQUIRE_FALSE(same(pa, p0));
+    }
+  }
+  // One step of gradient ascent on f(p) = -|p|²/2 (gradient -p) moves p towards 0 ...
+  Tensor<double> p = p0.clone(), none;
+  optim::sgd_step(p, Tensor<double>(-p0), none, optim::SGDOptions{.lr = 0.5, .maximize = true});
+  REQUIRE(same(p, Tensor<double>(p0 * 0.5)));
+  // ... and state of another shape is refused instead of broadcast.
+  Tensor<double> m = kiln::zeros<double>({1}), v = zeros();
+  REQUIRE_THROWS_AS(optim::adam_step(p, g, m, v, Tensor<double>(), 1, {}, false), kiln::ShapeError);
+  REQUIRE_THROWS_AS(optim::adam_step(p, g, v, v.clone(), zeros(), 1, {}, false),
+                    kiln::ValueError);  // max_exp_avg_sq without amsgrad
+}
+
 TEST_CASE("clip_grad_norm_ and clip_grad_value_ follow torch", "[optim][nn]") {
   Tensor<double> a = kiln::zeros<double>({2}).requires_grad_();
   Tensor<double> b = kiln::zeros<double>({1}).requires_grad_();

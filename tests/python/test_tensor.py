@@ -324,3 +324,11 @@ def test_tensor_copies_a_tensor_of_any_dtype():
         len(kiln.tensor(1.0))
     with pytest.raises(TypeError, match="0-d"):
         iter(kiln.tensor(1.0))
+
+
+def test_python_floats_convert_once_to_the_given_dtype():
+    x = 0.1 + 0.2  # not representable in float32
+    assert kiln.tensor(x, dtype=kiln.float64).item() == x
+    assert kiln.tensor([x, 1e300], dtype=kiln.float64).tolist() == [x, 1e300]
+    assert kiln.tensor([x]).item() == float(np.float32(x))  # float32 by default, as torch
+    assert kiln.tensor([16777217.0], dtype=kiln.int64).item() == 16777217

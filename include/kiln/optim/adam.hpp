@@ -18,16 +18,62 @@ struct AdamOptions {
   double eps = 1e-8;
   double weight_decay = 0;
   bool amsgrad = false;
+  bool maximize = false;  // ascend: the gradient's sign is flipped first
 };
+
+/// One Adam step (AdamW's with `decoupled`) of parameter p with gradient g, torch's rule:
+///   g = -g (maximize);  Adam: g += weight_decay p    AdamW: p *= 1 - lr weight_decay
+///   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g²
+///   v_max = max(v_max, v) (amsgrad);  denom = sqrt(v or v_max) / sqrt(1 - beta2^t) + eps
+///   p -= lr / (1 - beta1^t) m / denom
+/// `step` is t, this step's count (1 on the first). m and v (zeros before the first
+/// step) and v_max (defined iff amsgrad) are p's state. m, v (v_max) and p are written in
+/// one fused pass (Note [Fused optimizer updates]) without recording autograd history.
+/// What Adam/AdamW::step run per parameter; kiln.optim.Adam calls it directly.
+template <class T>
+void adam_step(const Tensor<T, CPU>& p, const Tensor<T, CPU>& g, const Tensor<T, CPU>& m,
+               const Tensor<T, CPU>& v, const Tensor<T, CPU>& vmax, int64_t step,
+               const AdamOptions& o, bool decoupled) {
+  const char* who = decoupled ? "adamw_step" : "adam_step";
+  KILN_CHECK(g.defined() && m.defined() && v.defined(), ValueError, "[", who,
+             "] grad, exp_avg and exp_avg_sq must be defined");
+  KILN_CHECK(vmax.defined() == o.amsgrad, ValueError, "[", who,
+             "] max_exp_avg_sq must be given exactly when amsgrad is set");
+  KILN_CHECK(step >= 1, ValueError, "[", who, "] step counts from 1, got ", step);
+  detail::check_state(who, p, g, "grad");
+  detail::check_state(who, p, m, "exp_avg");
+  detail::check_state(who, p, v, "exp_avg_sq");
+  detail::check_state(who, p, vmax, "max_exp_avg_sq");
+  const double bc1 = 1 - std::pow(o.beta1, double(step));
+  const double bc2 = 1 - std::pow(o.beta2, double(step));
+  const T b1 = T(o.beta1), b2 = T(o.beta2), c1 = T(1 - o.beta1), c2 = T(1 - o.beta2);
+  const T step_size = T(o.lr / bc1), inv_sqrt_bc2 = T(1 / std::sqrt(bc2)), eps = T(o.eps);
+  const T sign = o.maximize ? T(-1) : T(1);
+  if (decoupled) {
+    const T decay = T(1 - o.lr * o.weight_decay);
+    const auto gs = sign * g;
+    if (o.amsgrad)
+      update(assign(m, b1 * m + c1 * gs), assign(v, b2 * v + c2 * gs * gs),
+             assign(vmax, kiln::maximum(vmax, v)),
+             assign(p, p * decay - step_size * m / (kiln::sqrt(vmax) * inv_sqrt_bc2 + eps)));
+    else
+      update(assign(m, b1 * m + c1 * gs), assign(v, b2 * v + c2 * gs * gs),
+             assign(p, p * decay - step_size * m / (kiln::sqrt(v) * inv_sqrt_bc2 + eps)));
+  } else {
+    const auto gw = sign * g + T(o.weight_decay) * p;  // Adam's L2 term folded into the gradient
+    if (o.amsgrad)
+      update(assign(m, b1 * m + c1 * gw), assign(v, b2 * v + c2 * gw * gw),
+             assign(vmax, kiln::maximum(vmax, v)),
+             assign(p, p - step_size * m / (kiln::sqrt(vmax) * inv_sqrt_bc2 + eps)));
+    else
+      update(assign(m, b1 * m + c1 * gw), assign(v, b2 * v + c2 * gw * gw),
+             assign(p, p - step_size * m / (kiln::sqrt(v) * inv_sqrt_bc2 + eps)));
+  }
+}
 
 namespace detail {
 
-// Adam's update (Decoupled = AdamW), per parameter p with gradient g at step t:
-//   Adam:  g += weight_decay p        AdamW: p *= 1 - lr weight_decay
-//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g²
-//   v_max = max(v_max, v) (amsgrad);  denom = sqrt(v or v_max) / sqrt(1 - beta2^t) + eps
-//   p -= lr / (1 - beta1^t) m / denom
-// m, v (v_max) and p are written in one fused pass (Note [Fused optimizer updates]).
+// Adam and AdamW: the state and options around adam_step (Decoupled = AdamW).
 template <class T, bool Decoupled>
 class AdamBase : public Optimizer<T> {
  public:
@@ -59,32 +105,7 @@ class AdamBase : public Optimizer<T> {
           if (o.amsgrad) s.vmax = kiln::zeros<T>(p.shape());
         }
         ++s.step;
-        const double bc1 = 1 - std::pow(o.beta1, double(s.step));
-        const double bc2 = 1 - std::pow(o.beta2, double(s.step));
-        const T b1 = T(o.beta1), b2 = T(o.beta2), c1 = T(1 - o.beta1), c2 = T(1 - o.beta2);
-        const T step_size = T(o.lr / bc1), inv_sqrt_bc2 = T(1 / std::sqrt(bc2)), eps = T(o.eps);
-        const T wd = T(o.weight_decay), decay = T(1 - o.lr * o.weight_decay);
-        const Tensor<T, CPU>& m = s.m;
-        const Tensor<T, CPU>& v = s.v;
-        if constexpr (Decoupled) {
-          if (o.amsgrad)
-            update(
-                assign(m, b1 * m + c1 * g), assign(v, b2 * v + c2 * g * g),
-                assign(s.vmax, kiln::maximum(s.vmax, v)),
-                assign(p, p * decay - step_size * m / (kiln::sqrt(s.vmax) * inv_sqrt_bc2 + eps)));
-          else
-            update(assign(m, b1 * m + c1 * g), assign(v, b2 * v + c2 * g * g),
-                   assign(p, p * decay - step_size * m / (kiln::sqrt(v) * inv_sqrt_bc2 + eps)));
-        } else {
-          const auto gw = g + wd * p;  // Adam's L2 term folded into the gradient
-          if (o.amsgrad)
-            update(assign(m, b1 * m + c1 * gw), assign(v, b2 * v + c2 * gw * gw),
-                   assign(s.vmax, kiln::maximum(s.vmax, v)),
-                   assign(p, p - step_size * m / (kiln::sqrt(s.vmax) * inv_sqrt_bc2 + eps)));
-          else
-            update(assign(m, b1 * m + c1 * gw), assign(v, b2 * v + c2 * gw * gw),
-                   assign(p, p - step_size * m / (kiln::sqrt(v) * inv_sqrt_bc2 + eps)));
-        }
+        adam_step(p, g, s.m, s.v, s.vmax, s.step, o, Decoupled);
       }
     }
   }
@@ -103,6 +124,7 @@ class AdamBase : public Optimizer<T> {
       out.scalars[pg + "eps"] = o.eps;
       out.scalars[pg + "weight_decay"] = o.weight_decay;
       out.scalars[pg + "amsgrad"] = o.amsgrad;
+      out.scalars[pg + "maximize"] = o.maximize;
       for (std::size_t i = 0; i < state_[gi].size(); ++i) {
         const State& s = state_[gi][i];
         if (!s.m.defined()) continue;
@@ -129,6 +151,7 @@ class AdamBase : public Optimizer<T> {
       o.eps = this->scalar(in, pg + "eps", who);
       o.weight_decay = this->scalar(in, pg + "weight_decay", who);
       o.amsgrad = this->scalar(in, pg + "amsgrad", who) != 0;
+      o.maximize = this->scalar_or(in, pg + "maximize", 0) != 0;
       for (std::size_t i = 0; i < states[gi].size(); ++i) {
         const std::string k = "state." + std::to_string(this->flat_index(gi, i)) + ".";
         const Tensor<T, CPU>& p = this->groups_[gi][i];

@@ -22,6 +22,17 @@ struct OptimizerState {
   std::map<std::string, double> scalars;
 };
 
+namespace detail {
+/// A step function's argument `t` (a gradient or a state tensor) must have the
+/// parameter's shape when defined: the fused update would otherwise broadcast it.
+template <class T>
+void check_state(const char* who, const Tensor<T, CPU>& p, const Tensor<T, CPU>& t,
+                 const char* name) {
+  KILN_CHECK(!t.defined() || t.shape() == p.shape(), ShapeError, "[", who, "] ", name,
+             " has shape ", t.shape(), ", the parameter ", p.shape());
+}
+}  // namespace detail
+
 /// The parts every optimizer shares; each optimizer adds its Options and its step().
 template <class T = float>
 class Optimizer {
@@ -89,6 +100,12 @@ class Optimizer {
     KILN_CHECK(it != s.scalars.end(), ValueError, "[", who, ".load_state_dict] missing '", key,
                "'");
     return it->second;
+  }
+
+  /// An optional scalar (one added after states were first saved), `fallback` if absent.
+  static double scalar_or(const OptimizerState<T>& s, const std::string& key, double fallback) {
+    auto it = s.scalars.find(key);
+    return it == s.scalars.end() ? fallback : it->second;
   }
 
   /// A saved state tensor (a copy), undefined when absent; ValueError when its shape is

@@ -19,13 +19,55 @@ struct RMSpropOptions {
   double weight_decay = 0;
   double momentum = 0;
   bool centered = false;
+  bool maximize = false;  // ascend: the gradient's sign is flipped first
 };
 
-/// torch.optim.RMSprop, per parameter p with gradient g:
-///   g += weight_decay p;  s = alpha s + (1 - alpha) g²
+/// One RMSprop step of parameter p with gradient g, torch's rule:
+///   g = -g (maximize);  g += weight_decay p;  s = alpha s + (1 - alpha) g²
 ///   centered: a = alpha a + (1 - alpha) g, avg = sqrt(s - a²) + eps; else sqrt(s) + eps
 ///   momentum: buf = momentum buf + g / avg, p -= lr buf;  else p -= lr g / avg
-/// One fused pass per parameter (Note [Fused optimizer updates]).
+/// p's state: square_avg s (zeros before the first step), grad_avg a (defined iff
+/// centered) and momentum_buffer (defined iff momentum > 0). One fused pass (Note [Fused
+/// optimizer updates]) without recording autograd history.
+template <class T>
+void rmsprop_step(const Tensor<T, CPU>& p, const Tensor<T, CPU>& g0,
+                  const Tensor<T, CPU>& square_avg, const Tensor<T, CPU>& grad_avg,
+                  const Tensor<T, CPU>& momentum_buffer, const RMSpropOptions& o) {
+  KILN_CHECK(g0.defined() && square_avg.defined(), ValueError,
+             "[rmsprop_step] grad and square_avg must be defined");
+  KILN_CHECK(grad_avg.defined() == o.centered, ValueError,
+             "[rmsprop_step] grad_avg must be given exactly when centered is set");
+  KILN_CHECK(momentum_buffer.defined() == (o.momentum > 0), ValueError,
+             "[rmsprop_step] momentum_buffer must be given exactly when momentum > 0");
+  detail::check_state("rmsprop_step", p, g0, "grad");
+  detail::check_state("rmsprop_step", p, square_avg, "square_avg");
+  detail::check_state("rmsprop_step", p, grad_avg, "grad_avg");
+  detail::check_state("rmsprop_step", p, momentum_buffer, "momentum_buffer");
+  const T lr = T(o.lr), a = T(o.alpha), c = T(1 - o.alpha), eps = T(o.eps), wd = T(o.weight_decay),
+          mom = T(o.momentum), sign = o.maximize ? T(-1) : T(1);
+  const auto g = sign * g0 + wd * p;
+  const Tensor<T, CPU>& sq = square_avg;
+  const Tensor<T, CPU>& buf = momentum_buffer;
+  if (o.centered) {
+    const Tensor<T, CPU>& av = grad_avg;
+    const auto denom = kiln::sqrt(sq - av * av) + eps;
+    if (o.momentum > 0)
+      update(assign(sq, a * sq + c * g * g), assign(av, a * av + c * g),
+             assign(buf, mom * buf + g / denom), assign(p, p - lr * buf));
+    else
+      update(assign(sq, a * sq + c * g * g), assign(av, a * av + c * g),
+             assign(p, p - lr * g / denom));
+  } else {
+    const auto denom = kiln::sqrt(sq) + eps;
+    if (o.momentum > 0)
+      update(assign(sq, a * sq + c * g * g), assign(buf, mom * buf + g / denom),
+             assign(p, p - lr * buf));
+    else
+      update(assign(sq, a * sq + c * g * g), assign(p, p - lr * g / denom));
+  }
+}
+
+/// torch.optim.RMSprop: rmsprop_step on every parameter with a gradient.
 template <class T = float>
 class RMSprop : public Optimizer<T> {
  public:
@@ -46,37 +88,17 @@ class RMSprop : public Optimizer<T> {
   void step() override {
     for (std::size_t gi = 0; gi < this->groups_.size(); ++gi) {
       const RMSpropOptions& o = options_[gi];
-      const T lr = T(o.lr), a = T(o.alpha), c = T(1 - o.alpha), eps = T(o.eps),
-              wd = T(o.weight_decay), mom = T(o.momentum);
       for (std::size_t i = 0; i < this->groups_[gi].size(); ++i) {
         const Tensor<T, CPU>& p = this->groups_[gi][i];
-        const Tensor<T, CPU> g0 = p.grad();
-        if (!g0.defined()) continue;
+        const Tensor<T, CPU> g = p.grad();
+        if (!g.defined()) continue;
         State& s = state_[gi][i];
         if (!s.sq.defined()) {
           s.sq = kiln::zeros<T>(p.shape());
           if (o.centered) s.avg = kiln::zeros<T>(p.shape());
           if (o.momentum > 0) s.buf = kiln::zeros<T>(p.shape());
         }
-        const auto g = g0 + wd * p;
-        const Tensor<T, CPU>& sq = s.sq;
-        if (o.centered) {
-          const Tensor<T, CPU>& av = s.avg;
-          const auto denom = kiln::sqrt(sq - av * av) + eps;
-          if (o.momentum > 0)
-            update(assign(sq, a * sq + c * g * g), assign(av, a * av + c * g),
-                   assign(s.buf, mom * s.buf + g / denom), assign(p, p - lr * s.buf));
-          else
-            update(assign(sq, a * sq + c * g * g), assign(av, a * av + c * g),
-                   assign(p, p - lr * g / denom));
-        } else {
-          const auto denom = kiln::sqrt(sq) + eps;
-          if (o.momentum > 0)
-            update(assign(sq, a * sq + c * g * g), assign(s.buf, mom * s.buf + g / denom),
-                   assign(p, p - lr * s.buf));
-          else
-            update(assign(sq, a * sq + c * g * g), assign(p, p - lr * g / denom));
-        }
+        rmsprop_step(p, g, s.sq, s.avg, s.buf, o);
       }
     }
   }
@@ -95,6 +117,7 @@ class RMSprop : public Optimizer<T> {
       out.scalars[pg + "weight_decay"] = o.weight_decay;
       out.scalars[pg + "momentum"] = o.momentum;
       out.scalars[pg + "centered"] = o.centered;
+      out.scalars[pg + "maximize"] = o.maximize;
       for (std::size_t i = 0; i < state_[gi].size(); ++i) {
         const State& s = state_[gi][i];
         const std::string k = "state." + std::to_string(this->flat_index(gi, i)) + ".";
@@ -117,6 +140,7 @@ class RMSprop : public Optimizer<T> {
       o.weight_decay = this->scalar(in, pg + "weight_decay", "RMSprop");
       o.momentum = this->scalar(in, pg + "momentum", "RMSprop");
       o.centered = this->scalar(in, pg + "centered", "RMSprop") != 0;
+      o.maximize = this->scalar_or(in, pg + "maximize", 0) != 0;
       for (std::size_t i = 0; i < states[gi].size(); ++i) {
         const std::string k = "state." + std::to_string(this->flat_index(gi, i)) + ".";
         const Shape& shape = this->groups_[gi][i].shape();
@@ -145,10 +169,28 @@ struct AdagradOptions {
   double weight_decay = 0;
   double initial_accumulator_value = 0;
   double eps = 1e-10;
+  bool maximize = false;  // ascend: the gradient's sign is flipped first
 };
 
-/// torch.optim.Adagrad, per parameter p with gradient g at step t:
-///   g += weight_decay p;  sum += g²;  p -= lr / (1 + (t - 1) lr_decay) g / (sqrt(sum) + eps)
+/// One Adagrad step of parameter p with gradient g at step t (1 on the first), torch's rule:
+///   g = -g (maximize);  g += weight_decay p;  sum += g²
+///   p -= lr / (1 + (t - 1) lr_decay) g / (sqrt(sum) + eps)
+/// `sum` is p's state (initial_accumulator_value before the first step). One fused pass
+/// (Note [Fused optimizer updates]) without recording autograd history.
+template <class T>
+void adagrad_step(const Tensor<T, CPU>& p, const Tensor<T, CPU>& g0, const Tensor<T, CPU>& sum,
+                  int64_t step, const AdagradOptions& o) {
+  KILN_CHECK(g0.defined() && sum.defined(), ValueError,
+             "[adagrad_step] grad and sum must be defined");
+  KILN_CHECK(step >= 1, ValueError, "[adagrad_step] step counts from 1, got ", step);
+  detail::check_state("adagrad_step", p, g0, "grad");
+  detail::check_state("adagrad_step", p, sum, "sum");
+  const T clr = T(o.lr / (1 + double(step - 1) * o.lr_decay));
+  const auto g = (o.maximize ? T(-1) : T(1)) * g0 + T(o.weight_decay) * p;
+  update(assign(sum, sum + g * g), assign(p, p - clr * g / (kiln::sqrt(sum) + T(o.eps))));
+}
+
+/// torch.optim.Adagrad: adagrad_step on every parameter with a gradient.
 template <class T = float>
 class Adagrad : public Optimizer<T> {
  public:
@@ -177,10 +219,7 @@ class Adagrad : public Optimizer<T> {
         if (!g0.defined()) continue;
         State& s = state_[gi][i];
         ++s.step;
-        const T clr = T(o.lr / (1 + double(s.step - 1) * o.lr_decay));
-        const auto g = g0 + T(o.weight_decay) * p;
-        update(assign(s.sum, s.sum + g * g),
-               assign(p, p - clr * g / (kiln::sqrt(s.sum) + T(o.eps))));
+        adagrad_step(p, g0, s.sum, s.step, o);
       }
     }
   }
@@ -198,6 +237,7 @@ class Adagrad : public Optimizer<T> {
       out.scalars[pg + "weight_decay"] = o.weight_decay;
       out.scalars[pg + "initial_accumulator_value"] = o.initial_accumulator_value;
       out.scalars[pg + "eps"] = o.eps;
+      out.scalars[pg + "maximize"] = o.maximize;
       for (std::size_t i = 0; i < state_[gi].size(); ++i) {
         const std::string k = "state." + std::to_string(this->flat_index(gi, i)) + ".";
         out.tensors.insert(k + "sum", state_[gi][i].sum.clone());
@@ -217,6 +257,7 @@ class Adagrad : public Optimizer<T> {
       o.weight_decay = this->scalar(in, pg + "weight_decay", "Adagrad");
       o.initial_accumulator_value = this->scalar(in, pg + "initial_accumulator_value", "Adagrad");
       o.eps = this->scalar(in, pg + "eps", "Adagrad");
+      o.maximize = this->scalar_or(in, pg + "maximize", 0) != 0;
       for (std::size_t i = 0; i < states[gi].size(); ++i) {
         const std::string k = "state." + std::to_string(this->flat_index(gi, i)) + ".";
         const Shape& shape = this->groups_[gi][i].shape();

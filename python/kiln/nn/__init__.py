@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """kiln.nn: torch.nn's Module, Parameter, layers and losses."""
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .activation import (  # noqa: F401
     ELU,
     GELU,
