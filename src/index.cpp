@@ -209,6 +209,13 @@ std::vector<int64_t> offsets_of(const Shape& shape, const Strides& st) {
   return off;
 }
 
+// Whether offsets are 0, 1, 2, ... (a row that is contiguous in memory).
+bool is_dense(const std::vector<int64_t>& off) {
+  for (std::size_t i = 0; i < off.size(); ++i)
+    if (off[i] != static_cast<int64_t>(i)) return false;
+  return true;
+}
+
 // x[indices] as [P, B, Q] (Note [Advanced indexing]): the result's shape, which of its
 // dims are P, B and Q, and the offsets into x of each position of P, B and Q.
 struct AdvancedPlan {
@@ -428,13 +435,17 @@ Tensor<T, CPU> index(const Tensor<T, CPU>& x, const IndexList& indices, const ch
   if (out.numel() == 0) return out;
   const T* xp = x.data();
   T* op_ = out.data();
+  const bool dense = is_dense(p.post_off);
   // Row r of the [P * B, Q] result is x at pre_off[r / nb] + b_off[r % nb], read along Q.
   parallel_for(np * nb, std::max<int64_t>(1, kParallelGrain / nq), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const T* src = xp + p.pre_off[static_cast<std::size_t>(r / nb)] +
                      p.b_off[static_cast<std::size_t>(r % nb)];
       T* o = op_ + r * nq;
-      for (int64_t q = 0; q < nq; ++q) o[q] = src[p.post_off[static_cast<std::size_t>(q)]];
+      if (dense)
+        std::copy(src, src + nq, o);
+      else
+        for (int64_t q = 0; q < nq; ++q) o[q] = src[p.post_off[static_cast<std::size_t>(q)]];
     }
   });
   return out;
@@ -453,7 +464,10 @@ void index_put_(const Tensor<T, CPU>& self, const IndexList& indices, const Tens
   const int64_t np = static_cast<int64_t>(p.pre_off.size()),
                 nb = static_cast<int64_t>(p.b_off.size()),
                 nq = static_cast<int64_t>(p.post_off.size());
-  if (np * nb * nq == 0) return;
+  if (np * nb * nq == 0) {
+    self.storage().bump_version();  // an in-place op, even when it writes nothing
+    return;
+  }
   const Tensor<T, CPU> v = shares_storage(values, self) ? values.clone() : values;
   // values read as [P, B, Q] through its broadcast strides.
   const Strides vst = broadcast_strides(v.shape(), v.strides(), p.out_shape);
@@ -470,6 +484,7 @@ void index_put_(const Tensor<T, CPU>& self, const IndexList& indices, const Tens
                              v_post = part(p.n_pre + p.n_b, p.out_shape.size());
   T* sp = self.data();
   const T* vp = v.data();
+  const bool dense = is_dense(p.post_off) && is_dense(v_post);
   auto run = [&](auto acc) {
     // Column c = (p, q) of the [P, Q] grid belongs to one thread, which visits B in order
     // (Note [Advanced indexing]).
@@ -482,9 +497,13 @@ void index_put_(const Tensor<T, CPU>& self, const IndexList& indices, const Tens
                        const auto bu = static_cast<std::size_t>(bi);
                        T* s = sp + p.pre_off[pu] + p.b_off[bu];
                        const T* r = vp + v_pre[pu] + v_b[bu];
-                       for (int64_t q = q0; q < q1; ++q) {
-                         const auto qu = static_cast<std::size_t>(q);
-                         acc(s[p.post_off[qu]], r[v_post[qu]]);
+                       if (dense) {
+                         for (int64_t q = q0; q < q1; ++q) acc(s[q], r[q]);
+                       } else {
+                         for (int64_t q = q0; q < q1; ++q) {
+                           const auto qu = static_cast<std::size_t>(q);
+                           acc(s[p.post_off[qu]], r[v_post[qu]]);
+                         }
                        }
                      }
                      c += q1 - q0;

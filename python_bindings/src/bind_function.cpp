@@ -67,7 +67,7 @@ struct PyRef {
 
 // What backward gets for one forward output.
 struct OutputSlot {
-  enum Kind { Graph, NonDifferentiable, Other } kind;
+  enum Kind { Graph, NonDifferentiable, Other } kind = Other;
   uint32_t nr = 0;  // Graph: the node's output number
   Shape shape;      // NonDifferentiable: for its zero gradient
   ScalarType dtype = ScalarType::Float;
@@ -230,7 +230,8 @@ py::object function_apply(const py::object& cls, const py::object& ctx, const py
   std::vector<std::pair<py::handle, DynTensor>> attached;  // forward's output → its new handle
   for (std::size_t i = 0; i < outs.size(); ++i) {
     const py::handle o = outs[i];
-    OutputSlot s{OutputSlot::Other};
+    OutputSlot s;
+    s.kind = OutputSlot::Other;
     if (!py::isinstance<DynTensor>(o)) {
       node->outputs_.push_back(s);
       result[i] = o;

@@ -2,6 +2,7 @@
 // Tensor.__getitem__ / __setitem__ with torch's rules (ints, slices with steps, None,
 // Ellipsis, bool masks, integer tensors and lists, several of them at once), index_put(_)
 // and iteration.
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <optional>
@@ -87,7 +88,7 @@ DynTensor sequence_tensor(const py::handle& h) {
 
 bool is_sequence(const py::handle& h) {
   return py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h) ||
-         py::isinstance(h, py::module_::import("numpy").attr("ndarray"));
+         py::isinstance<py::array>(h);
 }
 
 // An int-like item (int, numpy integer), but not a bool, a tensor or an array.
