@@ -303,8 +303,8 @@ void write(const Tensor<T, CPU>& view, const IndexList& indices, bool advanced,
   view.copy_(src);
 }
 
-// The write, then a new history for x (Note [Assignment history]). `holders`: how many
-// handles shared x's memory before the call, x's own and the value's excepted.
+// The write, then a new history for x (Note [Assignment history]). `holders`: the handles
+// of x's memory before the call, the value's excepted (1: x is the only one).
 template <class T>
 void write_with_history(DynTensor& x, const Parsed& p, const Tensor<T, CPU>& src, bool accumulate,
                         long holders) {
