@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "index_loops.hpp"
 
@@ -196,6 +198,129 @@ void scatter_impl(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t,
   self.storage().bump_version();
 }
 
+// Offsets (in elements) of every position of `shape`, in row-major order, read with `st`.
+std::vector<int64_t> offsets_of(const Shape& shape, const Strides& st) {
+  std::vector<int64_t> off(static_cast<std::size_t>(numel_of(shape)));
+  std::size_t i = 0;
+  walk<1>(shape, {st}, 0, numel_of(shape),
+          [&](const Offsets<1>& o, const Offsets<1>& in, int64_t run) {
+            for (int64_t j = 0; j < run; ++j) off[i++] = o[0] + j * in[0];
+          });
+  return off;
+}
+
+// Whether offsets are 0, 1, 2, ... (a row that is contiguous in memory).
+bool is_dense(const std::vector<int64_t>& off) {
+  for (std::size_t i = 0; i < off.size(); ++i)
+    if (off[i] != static_cast<int64_t>(i)) return false;
+  return true;
+}
+
+// x[indices] as [P, B, Q] (Note [Advanced indexing]): the result's shape, which of its
+// dims are P, B and Q, and the offsets into x of each position of P, B and Q.
+struct AdvancedPlan {
+  Shape out_shape;
+  int n_pre = 0, n_b = 0;  // out_shape is [P dims..., B dims..., Q dims...]
+  std::vector<int64_t> pre_off, b_off, post_off;
+};
+
+AdvancedPlan plan_advanced(const Shape& xs, const Strides& xst, const IndexList& indices,
+                           const char* op) {
+  KILN_CHECK(static_cast<int64_t>(indices.size()) <= xs.size(), IndexError, "[", op,
+             "] too many indices for tensor of dimension ", xs.size(), " (got ", indices.size(),
+             ")");
+  std::vector<int> dims;
+  for (std::size_t d = 0; d < indices.size(); ++d) {
+    if (!indices[d]) continue;
+    check_defined(indices[d]->defined(), op, "an index");
+    dims.push_back(static_cast<int>(d));
+  }
+  KILN_CHECK(!dims.empty(), ValueError, "[", op,
+             "] expected at least one index tensor (every entry is a whole dim)");
+  Shape b = indices[dims[0]]->shape();
+  for (int d : dims) {
+    const Shape& s = indices[d]->shape();
+    bool ok = true;
+    const int n = std::max(b.size(), s.size());
+    for (int i = 0; i < n && ok; ++i) {
+      const int ib = i - (n - b.size()), is = i - (n - s.size());
+      const int64_t eb = ib >= 0 ? b[ib] : 1, es = is >= 0 ? s[is] : 1;
+      ok = eb == es || eb == 1 || es == 1;
+    }
+    if (!ok) {
+      std::string shapes;
+      for (int e : dims) shapes += (shapes.empty() ? "" : ", ") + indices[e]->shape().str();
+      throw IndexError(str_cat("[", op,
+                               "] shape mismatch: indexing tensors could not be broadcast "
+                               "together with shapes ",
+                               shapes));
+    }
+    b = broadcast_shapes(b, s, op);
+  }
+  const bool adjacent = dims.back() - dims.front() + 1 == static_cast<int>(dims.size());
+  // The whole dims before the indexed ones (adjacent case) and after them.
+  Shape pre, post;
+  Strides pre_st, post_st;
+  for (int d = 0; d < xs.size(); ++d) {
+    const bool indexed = d < static_cast<int>(indices.size()) && indices[d].has_value();
+    if (indexed) continue;
+    if (adjacent && d < dims.front()) {
+      pre.push_back(xs[d]);
+      pre_st.push_back(xst[d]);
+    } else {
+      post.push_back(xs[d]);
+      post_st.push_back(xst[d]);
+    }
+  }
+  AdvancedPlan p;
+  for (int64_t e : pre) p.out_shape.push_back(e);
+  for (int64_t e : b) p.out_shape.push_back(e);
+  for (int64_t e : post) p.out_shape.push_back(e);
+  p.n_pre = pre.size();
+  p.n_b = b.size();
+  p.pre_off = offsets_of(pre, pre_st);
+  p.post_off = offsets_of(post, post_st);
+
+  // One offset per position of B: the sum over indexed dims of position * stride, each
+  // position checked against its dim's size and wrapped when negative.
+  const int64_t nb = numel_of(b);
+  p.b_off.assign(static_cast<std::size_t>(nb), 0);
+  for (int d : dims) {
+    const Tensor<int64_t, CPU>& ix = *indices[d];
+    const int64_t size = xs[d], stride = xst[d];
+    const int64_t* ip = ix.data();
+    const std::array<Strides, 1> st{broadcast_strides(ix.shape(), ix.strides(), b)};
+    std::atomic<int64_t> first_bad{nb};
+    parallel_for(nb, kParallelGrain, 1, [&](int64_t lo, int64_t hi) {
+      int64_t pos = lo, bad = -1;
+      walk<1>(b, st, lo, hi, [&](const Offsets<1>& off, const Offsets<1>& in, int64_t run) {
+        for (int64_t j = 0; j < run; ++j) {
+          int64_t v = ip[off[0] + j * in[0]];
+          if (v < -size || v >= size) {
+            if (bad < 0) bad = pos + j;
+            continue;
+          }
+          if (v < 0) v += size;
+          p.b_off[static_cast<std::size_t>(pos + j)] += v * stride;
+        }
+        pos += run;
+      });
+      if (bad < 0) return;
+      int64_t cur = first_bad.load();
+      while (bad < cur && !first_bad.compare_exchange_weak(cur, bad)) {
+      }
+    });
+    const int64_t bad = first_bad.load();
+    if (bad == nb) continue;
+    int64_t value = 0;
+    walk<1>(b, st, bad, bad + 1,
+            [&](const Offsets<1>& off, const Offsets<1>&, int64_t) { value = ip[off[0]]; });
+    throw IndexError(str_cat("[", op, "] index ", value, " is out of bounds for dimension ", d,
+                             " with size ", size));
+  }
+  return p;
+}
+
 }  // namespace
 
 template <class T>
@@ -299,19 +424,115 @@ void index_add_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, C
   self.storage().bump_version();
 }
 
-#define KILN_INSTANTIATE_INDEX(T)                                                              \
-  template Tensor<T, CPU> gather(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,  \
-                                 const char*);                                                 \
-  template Tensor<T, CPU> index_select(const Tensor<T, CPU>&, int64_t,                         \
-                                       const Tensor<int64_t, CPU>&, const char*);              \
-  template void scatter_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,          \
-                         const Tensor<T, CPU>&, const char*);                                  \
-  template void scatter_value_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&, T, \
-                               const char*);                                                   \
-  template void scatter_add_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,      \
-                             const Tensor<T, CPU>&, const char*);                              \
-  template void index_add_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,        \
-                           const Tensor<T, CPU>&, T, const char*);
+template <class T>
+Tensor<T, CPU> index(const Tensor<T, CPU>& x, const IndexList& indices, const char* op) {
+  check_defined(x.defined(), op, "input");
+  const AdvancedPlan p = plan_advanced(x.shape(), x.strides(), indices, op);
+  Tensor<T, CPU> out(p.out_shape);
+  const int64_t np = static_cast<int64_t>(p.pre_off.size()),
+                nb = static_cast<int64_t>(p.b_off.size()),
+                nq = static_cast<int64_t>(p.post_off.size());
+  if (out.numel() == 0) return out;
+  const T* xp = x.data();
+  T* op_ = out.data();
+  const bool dense = is_dense(p.post_off);
+  // Row r of the [P * B, Q] result is x at pre_off[r / nb] + b_off[r % nb], read along Q.
+  parallel_for(np * nb, std::max<int64_t>(1, kParallelGrain / nq), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const T* src = xp + p.pre_off[static_cast<std::size_t>(r / nb)] +
+                     p.b_off[static_cast<std::size_t>(r % nb)];
+      T* o = op_ + r * nq;
+      if (dense)
+        std::copy(src, src + nq, o);
+      else
+        for (int64_t q = 0; q < nq; ++q) o[q] = src[p.post_off[static_cast<std::size_t>(q)]];
+    }
+  });
+  return out;
+}
+
+template <class T>
+void index_put_(const Tensor<T, CPU>& self, const IndexList& indices, const Tensor<T, CPU>& values,
+                bool accumulate, const char* op) {
+  check_defined(self.defined(), op, "self");
+  check_defined(values.defined(), op, "values");
+  check_no_internal_overlap(self.shape(), self.strides(), op);
+  const AdvancedPlan p = plan_advanced(self.shape(), self.strides(), indices, op);
+  KILN_CHECK(broadcasts_to(values.shape(), p.out_shape), ShapeError, "[", op,
+             "] shape mismatch: value tensor of shape ", values.shape(),
+             " cannot be broadcast to indexing result of shape ", p.out_shape);
+  const int64_t np = static_cast<int64_t>(p.pre_off.size()),
+                nb = static_cast<int64_t>(p.b_off.size()),
+                nq = static_cast<int64_t>(p.post_off.size());
+  if (np * nb * nq == 0) {
+    self.storage().bump_version();  // an in-place op, even when it writes nothing
+    return;
+  }
+  const Tensor<T, CPU> v = shares_storage(values, self) ? values.clone() : values;
+  // values read as [P, B, Q] through its broadcast strides.
+  const Strides vst = broadcast_strides(v.shape(), v.strides(), p.out_shape);
+  auto part = [&](int from, int to) {
+    Shape s;
+    Strides st;
+    for (int d = from; d < to; ++d) {
+      s.push_back(p.out_shape[d]);
+      st.push_back(vst[d]);
+    }
+    return offsets_of(s, st);
+  };
+  const std::vector<int64_t> v_pre = part(0, p.n_pre), v_b = part(p.n_pre, p.n_pre + p.n_b),
+                             v_post = part(p.n_pre + p.n_b, p.out_shape.size());
+  T* sp = self.data();
+  const T* vp = v.data();
+  const bool dense = is_dense(p.post_off) && is_dense(v_post);
+  auto run = [&](auto acc) {
+    // Column c = (p, q) of the [P, Q] grid belongs to one thread, which visits B in order
+    // (Note [Advanced indexing]).
+    parallel_for(np * nq, std::max<int64_t>(1, kParallelGrain / nb), 1,
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t c = lo; c < hi;) {
+                     const int64_t pi = c / nq, q0 = c % nq, q1 = std::min(nq, q0 + (hi - c));
+                     const auto pu = static_cast<std::size_t>(pi);
+                     for (int64_t bi = 0; bi < nb; ++bi) {
+                       const auto bu = static_cast<std::size_t>(bi);
+                       T* s = sp + p.pre_off[pu] + p.b_off[bu];
+                       const T* r = vp + v_pre[pu] + v_b[bu];
+                       if (dense) {
+                         for (int64_t q = q0; q < q1; ++q) acc(s[q], r[q]);
+                       } else {
+                         for (int64_t q = q0; q < q1; ++q) {
+                           const auto qu = static_cast<std::size_t>(q);
+                           acc(s[p.post_off[qu]], r[v_post[qu]]);
+                         }
+                       }
+                     }
+                     c += q1 - q0;
+                   }
+                 });
+  };
+  if (accumulate)
+    run([](T& o, T x) { o = add_scaled(o, x, T(1)); });
+  else
+    run([](T& o, T x) { o = x; });
+  self.storage().bump_version();
+}
+
+#define KILN_INSTANTIATE_INDEX(T)                                                                \
+  template Tensor<T, CPU> gather(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,    \
+                                 const char*);                                                   \
+  template Tensor<T, CPU> index_select(const Tensor<T, CPU>&, int64_t,                           \
+                                       const Tensor<int64_t, CPU>&, const char*);                \
+  template void scatter_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,            \
+                         const Tensor<T, CPU>&, const char*);                                    \
+  template void scatter_value_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&, T,   \
+                               const char*);                                                     \
+  template void scatter_add_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,        \
+                             const Tensor<T, CPU>&, const char*);                                \
+  template void index_add_(const Tensor<T, CPU>&, int64_t, const Tensor<int64_t, CPU>&,          \
+                           const Tensor<T, CPU>&, T, const char*);                               \
+  template Tensor<T, CPU> index(const Tensor<T, CPU>&, const IndexList&, const char*);           \
+  template void index_put_(const Tensor<T, CPU>&, const IndexList&, const Tensor<T, CPU>&, bool, \
+                           const char*);
 KILN_INDEX_FOR_EACH_DTYPE(KILN_INSTANTIATE_INDEX)
 #undef KILN_INSTANTIATE_INDEX
 

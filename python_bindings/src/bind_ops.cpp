@@ -13,12 +13,33 @@ namespace kiln::python {
 
 namespace {
 
-enum class Bin { Add, Sub, Mul, Div, FloorDiv, Mod, Pow, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Xor };
+enum class Bin {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  FloorDiv,
+  Mod,
+  Fmod,
+  Pow,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  And,
+  Or,
+  Xor,
+  Shl,
+  Shr
+};
 
 const char* bin_name(Bin op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "floor_divide", "remainder",
-                                "pow", "eq",  "ne",  "lt",  "le",           "gt",
-                                "ge",  "and", "or",  "xor"};
+  static const char* names[] = {"add",       "sub",  "mul",        "div",        "floor_divide",
+                                "remainder", "fmod", "pow",        "eq",         "ne",
+                                "lt",        "le",   "gt",         "ge",         "and",
+                                "or",        "xor",  "left_shift", "right_shift"};
   return names[static_cast<int>(op)];
 }
 
@@ -64,12 +85,25 @@ T number_as(const Number& n) {
     return static_cast<T>(n.i);
 }
 
+// Integer x // 0, x % 0 and fmod(x, 0) raise, as torch's (the functors give 0: a kernel
+// cannot raise), before anything is computed.
+template <class T, class Y>
+void check_divisor(Bin op, const Y& y) {
+  bool zero;
+  if constexpr (std::is_same_v<Y, T>)
+    zero = y == T(0);
+  else
+    zero = kiln::any(y == T(0)).item();
+  KILN_CHECK(!zero, Error, "[", bin_name(op), "] ZeroDivisionError: integer division by zero");
+}
+
 // x op y for x, y each a Tensor<T> or a T (one of them a tensor).
 template <class T, class X, class Y>
 DynTensor compute(Bin op, const X& x, const Y& y) {
   using TT = Tensor<T, CPU>;
   constexpr bool is_b = std::is_same_v<T, bool>;
   constexpr bool is_f = is_floating_v<T>;
+  constexpr bool is_i = !is_b && !is_f;
   auto unsupported = [&]() -> DynTensor {
     throw DTypeError(std::string("[") + bin_name(op) + "] not supported for " +
                      std::string(scalar_type_name(scalar_type_v<T>)) + " tensors");
@@ -98,19 +132,16 @@ DynTensor compute(Bin op, const X& x, const Y& y) {
       else
         return unsupported();
     case Bin::FloorDiv:
-      if constexpr (is_f)
-        return DynTensor(TT(kiln::floor(x / y)));
-      else
-        throw DTypeError(std::string("[floor_divide] not supported for ") +
-                         std::string(scalar_type_name(scalar_type_v<T>)) +
-                         " tensors yet; convert to a floating dtype first");
     case Bin::Mod:
-      if constexpr (is_f)
-        return DynTensor(TT(x - y * kiln::floor(x / y)));
-      else
-        throw DTypeError(std::string("[remainder] not supported for ") +
-                         std::string(scalar_type_name(scalar_type_v<T>)) +
-                         " tensors yet; use fmod or convert to a floating dtype first");
+    case Bin::Fmod:
+      if constexpr (is_b) {
+        return unsupported();
+      } else {
+        if constexpr (is_i) check_divisor<T>(op, y);
+        if (op == Bin::FloorDiv) return DynTensor(TT(kiln::floor_divide(x, y)));
+        if (op == Bin::Mod) return DynTensor(TT(kiln::remainder(x, y)));
+        return DynTensor(TT(kiln::fmod(x, y)));
+      }
     case Bin::Pow:
       if constexpr (is_b)
         return unsupported();
@@ -129,18 +160,28 @@ DynTensor compute(Bin op, const X& x, const Y& y) {
     case Bin::Ge:
       return DynTensor(Tensor<bool, CPU>(x >= y));
     case Bin::And:
-      if constexpr (is_b)
-        return DynTensor(Tensor<bool, CPU>(kiln::logical_and(x, y)));
-      else
+      if constexpr (is_f)
         return unsupported();
+      else
+        return DynTensor(TT(kiln::bitwise_and(x, y)));
     case Bin::Or:
-      if constexpr (is_b)
-        return DynTensor(Tensor<bool, CPU>(kiln::logical_or(x, y)));
+      if constexpr (is_f)
+        return unsupported();
+      else
+        return DynTensor(TT(kiln::bitwise_or(x, y)));
+    case Bin::Xor:
+      if constexpr (is_f)
+        return unsupported();
+      else
+        return DynTensor(TT(kiln::bitwise_xor(x, y)));
+    case Bin::Shl:
+      if constexpr (is_i)
+        return DynTensor(TT(kiln::left_shift(x, y)));
       else
         return unsupported();
-    case Bin::Xor:
-      if constexpr (is_b)
-        return DynTensor(Tensor<bool, CPU>(kiln::logical_xor(x, y)));
+    case Bin::Shr:
+      if constexpr (is_i)
+        return DynTensor(TT(kiln::right_shift(x, y)));
       else
         return unsupported();
   }
@@ -196,6 +237,19 @@ DynTensor abs_of(const DynTensor& x) {
       return x;
     else
       return DynTensor(Tensor<T, CPU>(kiln::abs(x.as<T>())));
+  });
+}
+
+// ~x: integers and bool.
+DynTensor bitwise_not_of(const DynTensor& x) {
+  return dispatch(x.dtype(), [&]<class T>() {
+    if constexpr (is_floating_v<T>) {
+      throw DTypeError(std::string("[bitwise_not] not supported for ") +
+                       std::string(scalar_type_name(scalar_type_v<T>)) + " tensors");
+      return DynTensor();
+    } else {
+      return DynTensor(Tensor<T, CPU>(kiln::bitwise_not(x.as<T>())));
+    }
   });
 }
 
@@ -273,6 +327,10 @@ void bind_ops(py::module_& m) {
       {"__ror__", Bin::Or, true},
       {"__xor__", Bin::Xor, false},
       {"__rxor__", Bin::Xor, true},
+      {"__lshift__", Bin::Shl, false},
+      {"__rlshift__", Bin::Shl, true},
+      {"__rshift__", Bin::Shr, false},
+      {"__rrshift__", Bin::Shr, true},
   };
   for (const Operator& o : operators) {
     const Bin op = o.op;
@@ -284,21 +342,38 @@ void bind_ops(py::module_& m) {
   // == compares elementwise; hashing is by identity, as torch's, so parameters can key
   // dicts and sets (an optimizer's state is keyed by parameter).
   cls.attr("__hash__") = py::module_::import("builtins").attr("object").attr("__hash__");
-  static const Operator inplace_ops[] = {{"__iadd__", Bin::Add, false},
-                                         {"__isub__", Bin::Sub, false},
-                                         {"__imul__", Bin::Mul, false},
-                                         {"__itruediv__", Bin::Div, false}};
+  static const Operator inplace_ops[] = {
+      {"__iadd__", Bin::Add, false},           {"__isub__", Bin::Sub, false},
+      {"__imul__", Bin::Mul, false},           {"__itruediv__", Bin::Div, false},
+      {"__ifloordiv__", Bin::FloorDiv, false}, {"__imod__", Bin::Mod, false},
+      {"__iand__", Bin::And, false},           {"__ior__", Bin::Or, false},
+      {"__ixor__", Bin::Xor, false},           {"__ilshift__", Bin::Shl, false},
+      {"__irshift__", Bin::Shr, false}};
   for (const Operator& o : inplace_ops) {
     const Bin op = o.op;
     cls.def(o.name, [op](DynTensor& self, const py::object& other) -> DynTensor& {
       return inplace(op, self, other);
     });
   }
-  static const std::pair<const char*, Bin> functions[] = {
-      {"add", Bin::Add},      {"sub", Bin::Sub}, {"mul", Bin::Mul}, {"div", Bin::Div},
-      {"pow", Bin::Pow},      {"eq", Bin::Eq},   {"ne", Bin::Ne},   {"lt", Bin::Lt},
-      {"le", Bin::Le},        {"gt", Bin::Gt},   {"ge", Bin::Ge},   {"floor_divide", Bin::FloorDiv},
-      {"remainder", Bin::Mod}};
+  static const std::pair<const char*, Bin> functions[] = {{"add", Bin::Add},
+                                                          {"sub", Bin::Sub},
+                                                          {"mul", Bin::Mul},
+                                                          {"div", Bin::Div},
+                                                          {"pow", Bin::Pow},
+                                                          {"eq", Bin::Eq},
+                                                          {"ne", Bin::Ne},
+                                                          {"lt", Bin::Lt},
+                                                          {"le", Bin::Le},
+                                                          {"gt", Bin::Gt},
+                                                          {"ge", Bin::Ge},
+                                                          {"floor_divide", Bin::FloorDiv},
+                                                          {"remainder", Bin::Mod},
+                                                          {"fmod", Bin::Fmod},
+                                                          {"bitwise_and", Bin::And},
+                                                          {"bitwise_or", Bin::Or},
+                                                          {"bitwise_xor", Bin::Xor},
+                                                          {"bitwise_left_shift", Bin::Shl},
+                                                          {"bitwise_right_shift", Bin::Shr}};
   for (const auto& [name, op_] : functions) {
     const Bin op = op_;
     m.def(name, [op](const DynTensor& a, const py::object& b) { return binary(op, a, b, false); });
@@ -318,12 +393,9 @@ void bind_ops(py::module_& m) {
     });
   });
   cls.def("__pos__", [](const DynTensor& x) { return x; });
-  cls.def("__invert__", [](const DynTensor& x) {
-    KILN_CHECK(x.dtype() == ScalarType::Bool, DTypeError,
-               "[bitwise_not] only bool tensors are supported so far, got ",
-               scalar_type_name(x.dtype()));
-    return DynTensor(Tensor<bool, CPU>(kiln::logical_not(x.as<bool>())));
-  });
+  cls.def("__invert__", &bitwise_not_of);
+  cls.def("bitwise_not", &bitwise_not_of);
+  m.def("bitwise_not", &bitwise_not_of, arg("input"));
   cls.def("__abs__", &abs_of);
   cls.def("abs", &abs_of);
   m.def("abs", &abs_of);

@@ -24,6 +24,7 @@ void bind_ops(py::module_& m);
 void bind_index(py::module_& m);
 void bind_functions(py::module_& m);
 void bind_autograd(py::module_& m);
+void bind_function(py::module_& m);
 void bind_dlpack(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_nn_layers(py::module_& m);

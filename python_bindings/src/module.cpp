@@ -29,6 +29,7 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_index(m);
   kiln::python::bind_functions(m);
   kiln::python::bind_autograd(m);
+  kiln::python::bind_function(m);
   kiln::python::bind_dlpack(m);
   kiln::python::bind_nn(m);
   kiln::python::bind_nn_layers(m);

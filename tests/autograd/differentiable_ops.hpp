@@ -10,7 +10,8 @@ inline constexpr const char* kDifferentiableOps[] = {
     "neg", "abs", "square", "sqrt", "rsqrt", "reciprocal", "exp", "exp2", "expm1", "log",
     "log2", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
     "erf", "sigmoid", "relu", "silu", "gelu", "gelu_tanh", "leaky_relu", "elu", "softplus",
-    "clamp", "add", "sub", "mul", "div", "pow", "atan2", "maximum", "minimum", "where", "cast",
+    "clamp", "add", "sub", "mul", "div", "pow", "atan2", "remainder", "floor_divide", "maximum",
+    "minimum", "where", "cast",
     // views and copies (test_gradcheck_views.cpp)
     "slice", "select", "narrow", "transpose", "t", "permute", "view", "reshape", "flatten",
     "expand", "squeeze", "unsqueeze", "clone", "contiguous",
@@ -21,7 +22,8 @@ inline constexpr const char* kDifferentiableOps[] = {
     "log_softmax", "cumsum", "cumprod", "sort", "topk", "dropout",
     // indexing, masks, joins, reordering, triangles, padding (test_gradcheck_index.cpp,
     // test_gradcheck_shape.cpp)
-    "index_select", "gather", "scatter", "scatter_add", "index_add", "take_along_dim",
+    "index_select", "gather", "scatter", "scatter_add", "index_add", "take_along_dim", "index",
+    "index_put",
     "embedding", "masked_fill", "masked_select", "masked_scatter", "cat", "stack", "split",
     "chunk", "unbind", "flip", "roll", "repeat", "tile", "tril", "triu", "diag", "diagonal",
     "pad",

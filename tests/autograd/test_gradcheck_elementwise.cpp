@@ -48,6 +48,18 @@ KILN_GRADCHECK_CASES({
     {"pow", pos, [](const Inputs& x) { return Tensor<double>(k::pow(x[0], 2.5)); }, true},
     {"atan2", pair_bcast, [](const Inputs& x) { return Tensor<double>(k::atan2(x[0], x[1])); },
      true},
+    // The divisor of either sign; the quotients stay away from integers, where remainder
+    // jumps and floor_divide steps.
+    {"remainder", pair_bcast,
+     [](const Inputs& x) { return Tensor<double>(k::remainder(x[0] * 3.0, x[1] + 0.1)); },
+     true},
+    {"remainder", mat_t,
+     [](const Inputs& x) { return Tensor<double>(k::remainder(x[0], -0.7) * x[0]); }, true},
+    {"floor_divide", pair_bcast,
+     [](const Inputs& x) {
+       return Tensor<double>(k::floor_divide(x[0] * 3.0, x[1] + 0.1) * x[0]);
+     },
+     true},
     {"maximum", pair_bcast,
      [](const Inputs& x) { return Tensor<double>(k::maximum(x[0], x[1])); }, true},
     {"minimum", pair_bcast,

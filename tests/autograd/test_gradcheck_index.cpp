@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // gradcheck cases of the indexing and mask ops (index_select, gather, scatter, scatter_add,
-// index_add, take_along_dim, embedding, masked_fill, masked_select, masked_scatter), on
+// index_add, take_along_dim, index, index_put, embedding, masked_fill, masked_select,
+// masked_scatter), on
 // contiguous, transposed and broadcast inputs; every one also runs gradgradcheck.
 #include <catch2/catch.hpp>
 #include <vector>
@@ -157,6 +158,38 @@ KILN_GRADCHECK_CASES({
      },
      true},
     // The source has more elements than the mask selects: its tail gets no gradient.
+    // Duplicates and negative positions; adjacent indexed dims (result in place) and
+    // separated ones (result first).
+    {"index", mat_t,
+     [](const Inputs& x) {
+       return weigh(k::index(x[0], {idx({2, -3, 2}, {3, 1}), idx({1, 3}, {2})}));
+     },
+     true},
+    {"index",
+     [] {
+       return Inputs{leaf({2, 3, 4})};
+     },
+     [](const Inputs& x) {
+       return weigh(k::index(x[0], {idx({1, 0, 1}, {3}), std::nullopt, idx({-1, 0, -1}, {3})}));
+     },
+     true},
+    // No duplicates without accumulate (the last write would win); values broadcast.
+    {"index_put",
+     [] {
+       return Inputs{leaf_t({3, 4}), leaf({2, 1}, 1)};
+     },
+     [](const Inputs& x) {
+       return weigh(k::index_put(x[0], {std::nullopt, idx({3, 0}, {2})}, x[1].t()));
+     },
+     true},
+    {"index_put",
+     [] {
+       return Inputs{leaf_t({3, 4}), leaf({3}, 1)};
+     },
+     [](const Inputs& x) {
+       return weigh(k::index_put(x[0], {idx({2, 0, 2}, {3}), idx({1, 1, 1}, {3})}, x[1], true));
+     },
+     true},
     {"masked_scatter",
      [] {
        return Inputs{leaf_t({3, 4}), leaf({2, 7}, 1)};

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Every public binary elementwise op and operator against a plain <cmath> loop in double,
-// for float and double: arithmetic (with NaN, infinities and signed zeros, on the SIMD and
-// the gathered-strided paths), comparisons and logical ops, tensor-scalar forms. Integer,
-// bool, half and bfloat16 operands: test_binary_dtypes.cpp.
+// for float and double: arithmetic (floor_divide and remainder against Python's rules) (with NaN,
+// infinities and signed zeros, on the SIMD and the gathered-strided paths), comparisons and logical
+// ops, tensor-scalar forms. Integer, bool, half and bfloat16 operands: test_binary_dtypes.cpp.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -65,6 +65,22 @@ double ref_minimum(double a, double b) {
   return std::isnan(a) || std::isnan(b) ? kNaN : std::fmin(a, b);
 }
 
+// Python's float // and % (Objects/floatobject.c), which torch follows; x // 0 is a / b.
+double ref_floor_divide(double a, double b) {
+  if (b == 0) return a / b;
+  const double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
+  if (div == 0) return std::copysign(0.0, a / b);
+  double fl = std::floor(div);
+  if (div - fl > 0.5) fl += 1;
+  return fl;
+}
+double ref_remainder(double a, double b) {
+  const double mod = std::fmod(a, b);
+  return mod != 0 && (b < 0) != (mod < 0) ? mod + b : mod;
+}
+
 const std::vector<ArithCase>& arith_cases() {
   static const std::vector<ArithCase> cases = {
       ARITH_CASE("add", kiln::add(a, b), a + b, -100, 100, -100, 100, 0),
@@ -78,6 +94,9 @@ const std::vector<ArithCase>& arith_cases() {
       ARITH_CASE("pow", kiln::pow(a, b), std::pow(a, b), 0, 10, -8, 8, 4),
       ARITH_CASE("atan2", kiln::atan2(a, b), std::atan2(a, b), -10, 10, -10, 10, 4),
       ARITH_CASE("fmod", kiln::fmod(a, b), std::fmod(a, b), -100, 100, -10, 10, 0),
+      ARITH_CASE("floor_divide", kiln::floor_divide(a, b), ref_floor_divide(a, b), -100, 100, -10,
+                 10, 0),
+      ARITH_CASE("remainder", kiln::remainder(a, b), ref_remainder(a, b), -100, 100, -10, 10, 0),
       ARITH_CASE("maximum", kiln::maximum(a, b), ref_maximum(a, b), -10, 10, -10, 10, 0),
       ARITH_CASE("minimum", kiln::minimum(a, b), ref_minimum(a, b), -10, 10, -10, 10, 0),
       // Tensor-scalar forms (the scalar converts to the tensor's floating dtype).
@@ -90,6 +109,9 @@ const std::vector<ArithCase>& arith_cases() {
       ARITH_CASE("maximum(a, 0.5)", kiln::maximum(a, 0.5), ref_maximum(a, 0.5), -2, 2, 0, 1, 0),
       ARITH_CASE("minimum(-0.5, b)", kiln::minimum(-0.5, b), ref_minimum(-0.5, b), 0, 1, -2, 2, 0),
       ARITH_CASE("fmod(a, 1.5)", kiln::fmod(a, 1.5), std::fmod(a, 1.5), -10, 10, 0, 1, 0),
+      ARITH_CASE("floor_divide(a, -1.5)", kiln::floor_divide(a, -1.5), ref_floor_divide(a, -1.5),
+                 -10, 10, 0, 1, 0),
+      ARITH_CASE("remainder(7, b)", kiln::remainder(7, b), ref_remainder(7, b), 0, 1, -10, 10, 0),
       ARITH_CASE("atan2(a, 2)", kiln::atan2(a, 2), std::atan2(a, 2.0), -10, 10, 0, 1, 4),
       ARITH_CASE("pow(a, 1.5)", kiln::pow(a, 1.5), std::pow(a, 1.5), 0, 10, 0, 1, 4),
   };
@@ -173,6 +195,20 @@ TEMPLATE_TEST_CASE("binary arithmetic matches a double-precision reference loop"
       CHECK(bad == 0);
     }
   }
+}
+
+TEST_CASE("floor_divide, remainder and fmod of huge quotients are exact", "[expr][binary]") {
+  // SLEEF's packet fmod gives NaN here; these ops stay on libm's exact scalar fmod.
+  std::vector<float> as(33, 1e30f), bs(33, 1e-30f);
+  const TF a = kiln::from_vector<float>(as), b = kiln::from_vector<float>(bs);
+  const TF r = kiln::fmod(a, b), m = kiln::remainder(a, b), q = kiln::floor_divide(a, b);
+  for (int i = 0; i < 33; ++i) {
+    CHECK(r.data()[i] == std::fmod(1e30f, 1e-30f));
+    CHECK(m.data()[i] == std::fmod(1e30f, 1e-30f));
+    CHECK(std::isinf(q.data()[i]));  // 1e60 overflows float
+  }
+  const TD big = kiln::floor_divide(kiln::full<double>({9}, 3.3e150), 1.7e-150);
+  CHECK(big.data()[8] == ref_floor_divide(3.3e150, 1.7e-150));
 }
 
 TEST_CASE("maximum, minimum and fmod special cases", "[expr][binary]") {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Binary ops on dtypes other than float/double: integer tensors (wrapping arithmetic, exact
-// integer pow, fmod with the dividend's sign, true division to float, comparisons), bool
+// integer pow, fmod with the dividend's sign, floor_divide and remainder with the
+// divisor's, bitwise ops and shifts, true division to float, comparisons), bool
 // logic, and half/bfloat16 (computed in float, rounded once).
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -173,6 +174,91 @@ TEMPLATE_TEST_CASE("integer add, sub, mul, pow, fmod, maximum, minimum", "[expr]
                [](int64_t x, int64_t y) { return static_cast<T>(std::max(x, y)); });
     check_each("minimum", kiln::Tensor<T>(kiln::minimum(a, b)), as, bs,
                [](int64_t x, int64_t y) { return static_cast<T>(std::min(x, y)); });
+  }
+}
+
+TEMPLATE_TEST_CASE("integer floor_divide and remainder follow Python's // and %", "[expr][binary]",
+                   int8_t, uint8_t, int16_t, int32_t, int64_t) {
+  using T = TestType;
+  using Lim = std::numeric_limits<T>;
+  const IntOperands<T> ops;
+  const auto& [as, bs, a, b] = ops;
+  static_assert(std::is_same_v<value_of<decltype(kiln::floor_divide(a, b))>, T>);
+  const kiln::Tensor<T> q = kiln::floor_divide(a, b), r = kiln::remainder(a, b);
+  const kiln::Tensor<T> q3 = kiln::floor_divide(a, -3), r3 = kiln::remainder(a, -3);
+  const kiln::Tensor<T> q7 = kiln::floor_divide(7, b), r7 = kiln::remainder(7, b);
+  int bad = 0;
+  // The definition: a == b * q + r exactly, with r between 0 and b (b's sign), checked in
+  // 128-bit arithmetic; x // 0 and x % 0 give 0 (the Python binding raises first).
+  auto check = [&](const char* name, __int128 x, __int128 y, T got_q, T got_r) {
+    bool ok;
+    if (y == 0) {
+      ok = got_q == 0 && got_r == 0;
+    } else if (x == static_cast<__int128>(Lim::min()) && y == -1 && Lim::is_signed) {
+      ok = got_q == Lim::min() && got_r == 0;  // the quotient wraps, as torch's
+    } else {
+      const __int128 gq = got_q, gr = got_r;
+      ok = x == y * gq + gr && (y > 0 ? (gr >= 0 && gr < y) : (gr <= 0 && gr > y));
+    }
+    if (!ok && bad++ < 5)
+      FAIL_CHECK(name << "(" << static_cast<int64_t>(x) << ", " << static_cast<int64_t>(y)
+                      << "): got q " << +got_q << ", r " << +got_r);
+  };
+  for (std::size_t i = 0; i < as.size(); ++i) {
+    check("floor_divide/remainder", as[i], bs[i], q.data()[i], r.data()[i]);
+    if (Lim::is_signed) check("a // -3", as[i], -3, q3.data()[i], r3.data()[i]);
+    check("7 // b", 7, bs[i], q7.data()[i], r7.data()[i]);
+  }
+  CHECK(bad == 0);
+}
+
+TEMPLATE_TEST_CASE("integer bitwise ops and shifts", "[expr][binary]", int8_t, uint8_t, int16_t,
+                   int32_t, int64_t) {
+  using T = TestType;
+  constexpr int64_t bits = 8 * sizeof(T);
+  const IntOperands<T> ops;
+  const auto& [as, bs, a, b] = ops;
+  static_assert(std::is_same_v<value_of<decltype(kiln::bitwise_and(a, b))>, T>);
+  auto bitwise = [](auto f) {
+    return [f](int64_t x, int64_t y) { return static_cast<T>(f(x, y)); };
+  };
+  check_each("bitwise_and", kiln::Tensor<T>(kiln::bitwise_and(a, b)), as, bs,
+             bitwise([](int64_t x, int64_t y) { return x & y; }));
+  check_each("bitwise_or", kiln::Tensor<T>(kiln::bitwise_or(a, b)), as, bs,
+             bitwise([](int64_t x, int64_t y) { return x | y; }));
+  check_each("bitwise_xor", kiln::Tensor<T>(kiln::bitwise_xor(a, 5)), as, bs,
+             bitwise([](int64_t x, int64_t) { return x ^ 5; }));
+  check_each("bitwise_not", kiln::Tensor<T>(kiln::bitwise_not(a)), as, bs,
+             bitwise([](int64_t x, int64_t) { return ~x; }));
+  // Every shift from -3 to past the width: out of range gives 0, or the sign fill.
+  std::vector<T> xs, ss;
+  for (T x : as)
+    for (int64_t s = std::is_signed_v<T> ? -3 : 0; s < bits + 3; s += 5) {
+      xs.push_back(x);
+      ss.push_back(static_cast<T>(s));
+    }
+  const auto x = kiln::from_vector<T>(xs), s = kiln::from_vector<T>(ss);
+  check_each("left_shift", kiln::Tensor<T>(kiln::left_shift(x, s)), xs, ss,
+             [](int64_t v, int64_t n) {
+               return n < 0 || n >= bits ? T(0) : wrap<T>(static_cast<uint64_t>(v) << n);
+             });
+  check_each("right_shift", kiln::Tensor<T>(kiln::right_shift(x, s)), xs, ss,
+             [](int64_t v, int64_t n) {
+               return n < 0 || n >= bits ? T(v < 0 ? -1 : 0) : static_cast<T>(v >> n);
+             });
+}
+
+TEST_CASE("bitwise ops on bool are logical", "[expr][binary]") {
+  const TB a = kiln::tensor<bool>({false, false, true, true});
+  const TB b = kiln::tensor<bool>({false, true, false, true});
+  const TB and_ = kiln::bitwise_and(a, b), or_ = kiln::bitwise_or(a, b),
+           xor_ = kiln::bitwise_xor(a, b), not_ = kiln::bitwise_not(a);
+  for (int i = 0; i < 4; ++i) {
+    const bool x = a.data()[i], y = b.data()[i];
+    CHECK(and_.data()[i] == (x && y));
+    CHECK(or_.data()[i] == (x || y));
+    CHECK(xor_.data()[i] == (x != y));
+    CHECK(not_.data()[i] == !x);
   }
 }
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// index_select, gather, scatter(_), scatter_add(_), index_add(_), take_along_dim, one_hot,
-// embedding and the backward helpers, against plain coordinate loops.
+// index_select, gather, scatter(_), scatter_add(_), index_add(_), take_along_dim, index and
+// index_put(_), one_hot, embedding and the backward helpers, against plain coordinate loops.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -324,6 +326,223 @@ TEST_CASE("scatter_add and index_add on reduced floats, bools and wrapping ints"
   const Tensor<int32_t> w = kiln::index_add(kiln::tensor<int32_t>({2147483647}), 0,
                                             kiln::tensor<int64_t>({0}), kiln::tensor<int32_t>({1}));
   CHECK(w(0) == -2147483647 - 1);
+}
+
+// ---- index / index_put (advanced indexing) ------------------------------------------------------
+namespace {
+
+// numpy's rule, one element at a time: the indexed dims of x, the broadcast shape of the
+// index tensors, where it goes in the output, and the source coordinate of each output one.
+struct RefAdvanced {
+  std::vector<int> dims;  // indexed dims of x
+  Shape b;                // broadcast shape of the index tensors
+  Shape out;
+  bool adjacent = true;
+  std::vector<TI> expanded;  // each index tensor expanded to b
+
+  RefAdvanced(const Shape& xs, const kiln::IndexList& idx) {
+    for (std::size_t d = 0; d < idx.size(); ++d)
+      if (idx[d]) {
+        dims.push_back(static_cast<int>(d));
+        b = dims.size() == 1 ? idx[d]->shape() : kiln::broadcast_shapes(b, idx[d]->shape(), "ref");
+      }
+    for (std::size_t k = 1; k < dims.size(); ++k) adjacent = adjacent && dims[k] == dims[k - 1] + 1;
+    for (int d : dims) expanded.push_back(idx[static_cast<std::size_t>(d)]->expand(b));
+    if (adjacent)
+      for (int d = 0; d < dims.front(); ++d) out.push_back(xs[d]);
+    for (int64_t e : b) out.push_back(e);
+    for (int d = adjacent ? dims.front() : 0; d < xs.size(); ++d)
+      if (!is_indexed(d)) out.push_back(xs[d]);
+  }
+  bool is_indexed(int d) const { return std::find(dims.begin(), dims.end(), d) != dims.end(); }
+  // The coordinate of x that output coordinate c reads.
+  Coord source(const Shape& xs, const Coord& c) const {
+    const int lead = adjacent ? dims.front() : 0;
+    Coord bc(c.begin() + lead, c.begin() + lead + b.size());
+    Coord src(static_cast<std::size_t>(xs.size()));
+    std::size_t next = 0;  // the next output coordinate of a whole dim
+    for (int d = 0; d < xs.size(); ++d) {
+      if (is_indexed(d)) {
+        const auto k =
+            static_cast<std::size_t>(std::find(dims.begin(), dims.end(), d) - dims.begin());
+        const int64_t v = el(expanded[k], bc);
+        src[static_cast<std::size_t>(d)] = v < 0 ? v + xs[d] : v;
+      } else {
+        if (next == static_cast<std::size_t>(lead) && (!adjacent || d > dims.front()))
+          next += static_cast<std::size_t>(b.size());  // skip B's coordinates
+        src[static_cast<std::size_t>(d)] = c[next++];
+      }
+    }
+    return src;
+  }
+};
+
+template <class T>
+Tensor<T> ref_index(const Tensor<T>& x, const kiln::IndexList& idx) {
+  const RefAdvanced r(x.shape(), idx);
+  Tensor<T> out(r.out);
+  for_each_coord(r.out, [&](const Coord& c) { el(out, c) = el(x, r.source(x.shape(), c)); });
+  return out;
+}
+template <class T>
+Tensor<T> ref_index_put(const Tensor<T>& x, const kiln::IndexList& idx, const Tensor<T>& values,
+                        bool accumulate) {
+  const RefAdvanced r(x.shape(), idx);
+  Tensor<T> out = x.clone();
+  const Tensor<T> v = values.expand(r.out);
+  for_each_coord(r.out, [&](const Coord& c) {
+    T& dst = el(out, r.source(x.shape(), c));
+    dst = accumulate ? plus(dst, el(v, c)) : el(v, c);
+  });
+  return out;
+}
+
+// Index lists for x of shape [4, 5, 3]: duplicates and negative positions, broadcasting,
+// adjacent and separated indexed dims, 0-d, empty and non-contiguous index tensors.
+std::vector<std::pair<std::string, kiln::IndexList>> index_lists() {
+  const auto pos = [](int64_t n, const Shape& s) { return kiln::randint<int64_t>(-n, n, s); };
+  const std::optional<TI> all;
+  return {
+      {"dim 0", {pos(4, {7})}},
+      {"dim 1 after a whole dim", {all, pos(5, {2, 3})}},
+      {"dims 0, 1 broadcast", {pos(4, {2, 1}), pos(5, {3})}},
+      {"dims 1, 2 adjacent", {all, pos(5, {4}), pos(3, {1})}},
+      {"dims 0, 2 separated", {pos(4, {3, 2}), all, pos(3, {2})}},
+      {"every dim", {pos(4, {6}), pos(5, {6}), pos(3, {1, 6})}},
+      {"0-d", {all, kiln::scalar_tensor<int64_t>(-1)}},
+      {"0-d and separated", {kiln::scalar_tensor<int64_t>(2), all, pos(3, {4})}},
+      {"empty", {kiln::zeros<int64_t>({0}), all, pos(3, {1})}},
+      {"transposed", {all, pos(5, {3, 2}).t(), pos(3, {3, 1}).t()}},
+  };
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("index matches numpy's rule on every layout", "[ops][index]", float, double,
+                   int64_t) {
+  using T = TestType;
+  kiln::manual_seed(11);
+  for (auto& [name, x] : kiln_test::layouts3<T>({4, 5, 3}, /*expanded=*/true)) {
+    for (auto& [iname, idx] : index_lists()) {
+      INFO(name << ", " << iname);
+      const Tensor<T> got = kiln::index(x, idx);
+      check_equal(got, ref_index(x, idx));
+      CHECK(got.is_contiguous());
+    }
+  }
+  // The result layouts: in place when adjacent, first when separated.
+  const Tensor<T> x = kiln::zeros<T>({2, 5, 6, 7});
+  const TI i = kiln::zeros<int64_t>({3, 1}), j = kiln::zeros<int64_t>({4});
+  CHECK(kiln::index(x, {std::nullopt, i, j}).shape() == Shape{2, 3, 4, 7});
+  CHECK(kiln::index(x, {std::nullopt, i, std::nullopt, j}).shape() == Shape{3, 4, 2, 6});
+  CHECK(kiln::index(x, {i}).shape() == Shape{3, 1, 5, 6, 7});
+}
+
+TEMPLATE_TEST_CASE("index_put_ matches a loop, duplicates and accumulation included",
+                   "[ops][index]", float, double, int64_t) {
+  using T = TestType;
+  kiln::manual_seed(12);
+  for (bool accumulate : {false, true}) {
+    for (auto& [name, x] : kiln_test::layouts3<T>({4, 5, 3})) {
+      for (auto& [iname, idx] : index_lists()) {
+        const Shape out = kiln::index(x, idx).shape();
+        Shape last;  // values broadcast along all but the last dim
+        if (!out.empty()) last.push_back(out.back());
+        for (const Tensor<T>& values :
+             {kiln_test::random_values<T>(out), kiln_test::random_values<T>(last),
+              kiln::scalar_tensor<T>(T(3))}) {
+          INFO(name << ", " << iname << ", values " << values.shape() << ", accumulate "
+                    << accumulate);
+          const Tensor<T> want = ref_index_put(x, idx, values, accumulate);
+          check_equal(kiln::index_put(x, idx, values, accumulate), want);
+          // In place, through x's own (possibly strided) layout.
+          const uint64_t version = x.version();
+          CHECK(kiln::index_put_(x, idx, values, accumulate).data() == x.data());
+          check_equal(x, want);
+          CHECK(x.version() > version);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("index_put_ with values aliasing the destination, and other dtypes", "[ops][index]") {
+  // values read from the destination itself are copied first.
+  const Tensor<float> x = kiln::arange<float>(6).reshape({2, 3});
+  const Tensor<float> want = ref_index_put(x, {kiln::tensor<int64_t>({1, 0})}, x.clone(), false);
+  kiln::index_put_(x, {kiln::tensor<int64_t>({1, 0})}, x, false);
+  check_equal(x, want);
+  // bool accumulates as OR, half in float, int32 wraps.
+  const Tensor<bool> b = kiln::zeros<bool>({3});
+  kiln::index_put_(b, {kiln::tensor<int64_t>({2, 2})}, kiln::tensor<bool>({true, false}), true);
+  check_equal(b, kiln::tensor<bool>({false, false, true}));
+  const Tensor<kiln::half> h = kiln::zeros<kiln::half>({2});
+  kiln::index_put_(h, {kiln::tensor<int64_t>({1, 1})},
+                   kiln::tensor<kiln::half>({kiln::half(0.1f), kiln::half(0.2f)}), true);
+  CHECK(static_cast<float>(h(1)) ==
+        static_cast<float>(kiln::half(static_cast<float>(kiln::half(0.1f)) +
+                                      static_cast<float>(kiln::half(0.2f)))));
+  const Tensor<int32_t> w = kiln::tensor<int32_t>({2147483647});
+  kiln::index_put_(w, {kiln::tensor<int64_t>({0})}, kiln::tensor<int32_t>({1}), true);
+  CHECK(w(0) == -2147483647 - 1);
+}
+
+TEST_CASE("index_put_ accumulates the same bits for any thread count", "[ops][index]") {
+  kiln::manual_seed(8);
+  const kiln::IndexList idx = {kiln::randint<int64_t>(0, 50, {20000})};
+  const Tensor<float> values = kiln::randn<float>({20000, 64});
+  const Tensor<float> self = kiln::randn<float>({50, 64});
+  const int saved = kiln::get_num_threads();
+  kiln::set_num_threads(1);
+  const Tensor<float> a1 = kiln::index_put(self, idx, values, true);
+  const Tensor<float> b1 = kiln::index_put(self.t(), {std::nullopt, idx[0]}, values.t(), true);
+  kiln::set_num_threads(std::max(saved, 4));
+  const Tensor<float> a4 = kiln::index_put(self, idx, values, true);
+  const Tensor<float> b4 = kiln::index_put(self.t(), {std::nullopt, idx[0]}, values.t(), true);
+  kiln::set_num_threads(saved);
+  check_equal(a1, a4);
+  check_equal(b1, b4);
+  check_equal(a1, ref_index_put(self, idx, values, true));
+  check_equal(b1.t().contiguous(), a1);
+}
+
+TEST_CASE("index and index_put_ reject bad positions and shapes", "[ops][index][errors]") {
+  const Tensor<float> x = kiln::full<float>({3, 5}, 2.0f);
+  const TI ok = kiln::tensor<int64_t>({0, 1});
+  for (int64_t bad : {int64_t{5}, int64_t{-6}, int64_t{1} << 40}) {
+    INFO("index " << bad);
+    const TI i = kiln::tensor<int64_t>({0, 4, bad}).reshape({1, 3}).expand({2, 3}).t();
+    auto msg = thrown_message<kiln::IndexError>([&] { (void)kiln::index(x, {std::nullopt, i}); });
+    CHECK_THAT(msg, Contains("[index]") && Contains("index " + std::to_string(bad)) &&
+                        Contains("dimension 1") && Contains("size 5"));
+    msg = thrown_message<kiln::IndexError>([&] {
+      kiln::index_put_(x, {std::nullopt, i}, kiln::zeros<float>({}), false);
+    });
+    CHECK_THAT(msg, Contains("[index_put_]") && Contains("index " + std::to_string(bad)));
+  }
+  check_equal(x, kiln::full<float>({3, 5}, 2.0f));  // untouched
+  CHECK_THAT(thrown_message<kiln::IndexError>([&] {
+               (void)kiln::index(x, {ok, kiln::tensor<int64_t>({0, 1, 2})});
+             }),
+             Contains("could not be broadcast together with shapes [2], [3]"));
+  CHECK_THAT(thrown_message<kiln::IndexError>([&] {
+               (void)kiln::index(x, {ok, ok, ok});
+             }),
+             Contains("too many indices for tensor of dimension 2"));
+  CHECK_THAT(thrown_message<kiln::ShapeError>([&] {
+               kiln::index_put_(x, {ok, ok}, kiln::zeros<float>({3}), false);
+             }),
+             Contains("value tensor of shape [3] cannot be broadcast to indexing result of "
+                      "shape [2]"));
+  CHECK_THROWS_AS(kiln::index(x, {std::nullopt, std::nullopt}), kiln::ValueError);
+  CHECK_THROWS_AS(kiln::index(kiln::zeros<float>({0, 2}), {ok}), kiln::IndexError);
+  CHECK_THROWS_AS(kiln::index_put_(kiln::zeros<float>({1, 3}).expand({2, 3}), {ok},
+                                   kiln::zeros<float>({}), false),
+                  kiln::ValueError);
+  // Autograd: index_put_ refuses a leaf that requires grad, like every in-place op.
+  const Tensor<double> leaf = kiln::zeros<double>({3}).requires_grad_();
+  CHECK_THROWS_AS(kiln::index_put_(leaf, {ok}, kiln::zeros<double>({}), false),
+                  kiln::AutogradError);
 }
 
 // ---- take_along_dim -----------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Indexing with integer tensors: index_select, gather, scatter(_), scatter_add(_),
-// index_add(_), take_along_dim, one_hot, embedding, and the backward helpers of these ops.
+// index_add(_), take_along_dim, index / index_put(_) (advanced indexing), one_hot,
+// embedding, and the backward helpers of these ops.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "kiln/ops/reduce.hpp"
 #include "kiln/tensor.hpp"
@@ -40,11 +42,33 @@ namespace kiln {
 //   scatter(x, d, i, value)  -> x: scatter(grad, d, i, 0)
 //   scatter_add(x, d, i, s)  -> x: grad; s: gather(grad, d, i)
 //   index_add(x, d, i, s, a) -> x: grad; s: index_select(grad, d, i) * a
+//   index(x, idx)            -> x: index_put(zeros, idx, grad, accumulate=true)
+//   index_put(x, idx, v, acc) -> x: grad (acc) or index_put(grad, idx, 0); v: index(grad, idx),
+//                               summed over v's broadcast dims
 //   masked_fill(x, m, v)     -> x: masked_fill(grad, m, 0), summed over broadcast dims
 //   masked_select(x, m)      -> x: masked_select_backward (masked_scatter into zeros)
 //   masked_scatter(x, m, s)  -> x: masked_fill(grad, m, 0); s: masked_select(grad, m), padded
 //   where(c, a, b)           -> a: where(c, grad, 0); b: where(c, 0, grad) (both summed)
 // one_hot and nonzero return integers and have no gradient.
+
+// Note [Advanced indexing]
+// index(x, indices) is numpy's and torch's x[i0, :, i2]: `indices` has one entry per
+// leading dim of x, an int64 tensor of positions or nullopt for a whole dim (dims past
+// the list are whole). The index tensors broadcast together to a shape B. When the indexed
+// dims are adjacent, B replaces them in place: x [2, 5, 6, 7] indexed at dims 1 and 2 by
+// tensors of shape [3] gives [2, 3, 7]; when a whole dim separates them, B comes first and
+// the whole dims follow in order: indexed at dims 0 and 2 it gives [3, 5, 7]. Negative
+// positions count from the end (unlike index_select's, see Note [Index checks]); every
+// position is checked first. Internally the result is [P, B, Q]: P the whole dims before
+// the indexed ones (adjacent case only), Q the whole dims after them (or all of them). One
+// offset per position of B is computed once, then each [P, Q] slice is a strided copy.
+// index_put_(x, indices, values) writes `values`, broadcast to index's result shape, to
+// the same elements. With duplicate positions and accumulate = false the last one (in
+// B's row-major order) wins; with accumulate = true they are summed in that order, so
+// both are deterministic whatever the thread count (threads split P and Q, never B).
+
+/// One entry per leading dim of the indexed tensor (Note [Advanced indexing]).
+using IndexList = std::vector<std::optional<Tensor<int64_t, CPU>>>;
 
 namespace detail {
 // The implementations, defined in src/index.cpp for every dtype. `op` names the public
@@ -67,6 +91,34 @@ void scatter_add_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t,
 template <class T>
 void index_add_(const Tensor<T, CPU>& self, int64_t dim, const Tensor<int64_t, CPU>& index,
                 const Tensor<T, CPU>& src, T alpha, const char* op);
+template <class T>
+Tensor<T, CPU> index(const Tensor<T, CPU>& x, const IndexList& indices, const char* op);
+template <class T>
+void index_put_(const Tensor<T, CPU>& self, const IndexList& indices, const Tensor<T, CPU>& values,
+                bool accumulate, const char* op);
+
+/// The index tensors of `indices`, saved for a backward pass (version-checked).
+using SavedIndexList = std::vector<std::optional<autograd::SavedTensor<int64_t, CPU>>>;
+inline SavedIndexList save_indices(const IndexList& indices) {
+  SavedIndexList r;
+  for (const auto& i : indices) {
+    if (i)
+      r.emplace_back(autograd::save(*i));
+    else
+      r.emplace_back(std::nullopt);
+  }
+  return r;
+}
+inline IndexList unpack_indices(const SavedIndexList& saved) {
+  IndexList r;
+  for (const auto& s : saved) {
+    if (s)
+      r.emplace_back(s->unpack());
+    else
+      r.emplace_back(std::nullopt);
+  }
+  return r;
+}
 
 /// Throws ValueError naming `op` when an input (`what`) is an undefined tensor.
 void check_defined(bool defined, const char* op, const char* what);
@@ -197,6 +249,73 @@ Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU
 template <class T>
 Tensor<T, CPU> take_along_dim(const Tensor<T, CPU>& x, const Tensor<int64_t, CPU>& indices) {
   return detail::gather_recorded(x.reshape({-1}), 0, indices.reshape({-1}), "take_along_dim");
+}
+
+// ---- advanced indexing --------------------------------------------------------------------------
+template <class T>
+Tensor<T, CPU> index_put(const Tensor<T, CPU>& x, const IndexList& indices,
+                         const Tensor<T, CPU>& values, bool accumulate = false);
+
+/// x[indices] with numpy's and torch's rules for several index tensors (Note [Advanced
+/// indexing]); e.g. index(x, {rows, std::nullopt, cols}) is torch's x[rows, :, cols].
+/// A copy, not a view. Differentiable in x: the gradient is index-put (accumulated) into
+/// zeros.
+template <class T>
+Tensor<T, CPU> index(const Tensor<T, CPU>& x, const IndexList& indices) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = detail::index(x, indices, "index");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x))
+      autograd::record(
+          "IndexBackward", out, autograd::collect_edges(x),
+          [si = detail::save_indices(indices), in = x.shape()](std::vector<AnyTensor>& g) {
+            return autograd::grads(
+                index_put(zeros<T>(in), detail::unpack_indices(si), g[0].as<T, CPU>(), true));
+          });
+  return out;
+}
+
+/// In place: self[indices] = values (or += with accumulate), values broadcast to the
+/// shape of index(self, indices). Duplicate positions: the last one wins, or all are
+/// summed with accumulate, deterministically (Note [Advanced indexing]). Returns self.
+template <class T>
+Tensor<T, CPU> index_put_(const Tensor<T, CPU>& self, const IndexList& indices,
+                          const Tensor<T, CPU>& values, bool accumulate = false) {
+  autograd::check_inplace(self, "index_put_", values.requires_grad());
+  detail::index_put_(self, indices, values, accumulate, "index_put_");
+  return self;
+}
+
+/// A copy of x with values put (or, with accumulate, added) at indices (see index_put_).
+/// Differentiable in x (the gradient, with the written positions zeroed unless
+/// accumulate) and in values (the gradient at the written positions, summed over the
+/// dims along which values was broadcast).
+template <class T>
+Tensor<T, CPU> index_put(const Tensor<T, CPU>& x, const IndexList& indices,
+                         const Tensor<T, CPU>& values, bool accumulate) {
+  Tensor<T, CPU> out;
+  {
+    AutoGradMode off(false);
+    out = x.clone();
+    detail::index_put_(out, indices, values, accumulate, "index_put");
+  }
+  if constexpr (is_floating_v<T>)
+    if (autograd::needs_grad(x, values))
+      autograd::record(
+          "IndexPutBackward", out, autograd::collect_edges(x, values),
+          [si = detail::save_indices(indices), accumulate, nx = x.requires_grad(),
+           nv = values.requires_grad(), vs = values.shape()](std::vector<AnyTensor>& g) {
+            const Tensor<T, CPU>& go = g[0].as<T, CPU>();
+            const IndexList idx = detail::unpack_indices(si);
+            Tensor<T, CPU> gx, gv;
+            if (nx) gx = accumulate ? go : index_put(go, idx, zeros<T>(Shape{}));
+            if (nv) gv = autograd::sum_to(index(go, idx), vs);
+            return autograd::grads(gx, gv);
+          });
+  return out;
 }
 
 // ---- scattering ---------------------------------------------------------------------------------

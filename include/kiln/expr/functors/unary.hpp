@@ -509,6 +509,22 @@ struct Clamp {
 };
 
 // ---- logical ------------------------------------------------------------------------------
+/// ~x for integers, `not x` for bool (torch.bitwise_not); no gradient.
+struct BitwiseNot {
+  static constexpr const char* name = "bitwise_not";
+  static constexpr bool differentiable = false;
+  static constexpr bool vectorizable = false;
+  template <class T>
+  KILN_HD T operator()(T x) const {
+    static_assert(std::is_integral_v<T>,
+                  "kiln::bitwise_not: the operand must be integer or bool (cast floating tensors "
+                  "first)");
+    if constexpr (std::is_same_v<T, bool>)
+      return !x;
+    else
+      return static_cast<T>(~x);
+  }
+};
 struct LogicalNot {
   static constexpr const char* name = "logical_not";
   static constexpr bool differentiable = false;
