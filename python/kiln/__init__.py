@@ -3,6 +3,7 @@
 
 The math runs in C++ (kiln._C); this package only arranges names as torch does.
 """
+import builtins
 import contextlib
 
 from . import _C, autograd  # noqa: F401
@@ -101,6 +102,78 @@ from ._C import (  # noqa: F401
     where,
 )
 
+from ._C import (  # noqa: F401  (elementwise functions)
+    acos,
+    arccos,
+    arcsin,
+    arctan,
+    arctan2,
+    asin,
+    atan,
+    atan2,
+    cosh,
+    exp2,
+    fix,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    neg,
+    negative,
+    reciprocal,
+    sign,
+    sinh,
+    trunc,
+)
+from ._C import (  # noqa: F401  (op library)
+    addmm,
+    allclose,
+    argsort,
+    argwhere,
+    baddbmm,
+    bmm,
+    broadcast_to,
+    chunk,
+    cumprod,
+    cumsum,
+    diag,
+    diagonal,
+    dot,
+    equal,
+    flip,
+    gather,
+    ger,
+    index_add,
+    index_select,
+    logsumexp,
+    masked_fill,
+    masked_scatter,
+    masked_select,
+    max,
+    min,
+    mm,
+    msort,
+    mv,
+    narrow,
+    nonzero,
+    outer,
+    roll,
+    scatter,
+    scatter_add,
+    select,
+    sort,
+    split,
+    split_with_sizes,
+    take_along_dim,
+    tile,
+    topk,
+    tril,
+    triu,
+    unbind,
+    unique,
+)
+from ._C import return_types  # noqa: F401
+
 # torch's aliases.
 float = float32  # noqa: A001
 double = float64
@@ -169,6 +242,40 @@ class enable_grad(_GradMode):  # noqa: N801
 def set_grad_enabled(mode):
     """torch.set_grad_enabled, as a function (a context manager form comes later)."""
     _C._set_grad_enabled(mode)
+
+from . import linalg  # noqa: E402
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: a vector p-norm over `dim` (all dims when None); "fro" is the 2-norm,
+    "nuc" the nuclear norm of the matrices over two dims."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if isinstance(p, str):
+        if p == "nuc":
+            return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
+        if p != "fro":
+            raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+        p = 2.0
+    return _C._vector_norm_p(input, builtins.float(p), dim, keepdim)
+
+
+def det(input):
+    return linalg.det(input)
+
+
+def inverse(input):
+    return linalg.inv(input)
+
+
+def matrix_power(input, n):
+    return linalg.matrix_power(input, n)
+
+
+Tensor.norm = norm
+Tensor.det = det
+Tensor.inverse = inverse
+Tensor.matrix_power = matrix_power
 
 from . import datasets, nn, optim, utils  # noqa: E402,F401  (after the names they use)
 from .serialization import load, save  # noqa: E402,F401

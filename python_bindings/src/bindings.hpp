@@ -33,5 +33,10 @@ void bind_nn_sequence(py::module_& m);
 void bind_data(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_io(py::module_& m);
+void bind_elementwise_more(py::module_& m);
+void bind_oplib_index(py::module_& m);
+void bind_oplib_shape(py::module_& m);
+void bind_oplib_math(py::module_& m);
+void bind_linalg(py::module_& m);
 
 }  // namespace kiln::python

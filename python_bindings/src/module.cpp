@@ -38,4 +38,9 @@ PYBIND11_MODULE(_C, m) {
   kiln::python::bind_data(m);
   kiln::python::bind_optim(m);
   kiln::python::bind_io(m);
+  kiln::python::bind_elementwise_more(m);
+  kiln::python::bind_oplib_index(m);
+  kiln::python::bind_oplib_shape(m);
+  kiln::python::bind_oplib_math(m);
+  kiln::python::bind_linalg(m);
 }
