@@ -8,8 +8,8 @@ LinAlgError = _L.LinAlgError
 LinAlgError.__module__ = "kiln.linalg"
 
 __all__ = [
-    "LinAlgError", "solve", "inv", "det", "slogdet", "matrix_power", "cholesky", "qr", "svd", "svdvals",
-    "eigh", "eigvalsh", "lstsq", "vector_norm", "matrix_norm", "norm",
+    "LinAlgError", "solve", "inv", "det", "slogdet", "matrix_power", "cholesky", "qr", "svd",
+    "svdvals", "eigh", "eigvalsh", "lstsq", "vector_norm", "matrix_norm", "norm",
 ]
 
 

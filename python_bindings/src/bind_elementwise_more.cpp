@@ -175,6 +175,13 @@ void bind_elementwise_more(py::module_& m) {
   };
   for (const auto& [n, fn] : inplace) cls.def(n, fn);
   cls.def("clamp_", &clamp_inplace, arg("min") = py::none(), arg("max") = py::none());
+  cls.def(
+      "fill_",
+      [](DynTensor& x, const py::object& value) -> DynTensor& {
+        dispatch(x.dtype(), [&]<class T>() { x.as<T>().fill_(value_as<T>(value, "fill_")); });
+        return x;
+      },
+      arg("value"));
 }
 
 }  // namespace kiln::python

@@ -228,13 +228,12 @@ void bind_oplib_index(py::module_& m) {
   m.def("argwhere", &argwhere_of, arg("input"));
   cls.def("argwhere", &argwhere_of);
 
-  m.def("sort", &sort_of, arg("input"), arg("dim") = -1, arg("descending") = false, py::kw_only(),
+  m.def("sort", &sort_of, arg("input"), arg("dim") = -1, arg("descending") = false,
         arg("stable") = false);
-  cls.def("sort", &sort_of, arg("dim") = -1, arg("descending") = false, py::kw_only(),
-          arg("stable") = false);
+  cls.def("sort", &sort_of, arg("dim") = -1, arg("descending") = false, arg("stable") = false);
   m.def("argsort", &argsort_of, arg("input"), arg("dim") = -1, arg("descending") = false,
-        py::kw_only(), arg("stable") = false);
-  cls.def("argsort", &argsort_of, arg("dim") = -1, arg("descending") = false, py::kw_only(),
+        arg("stable") = false);
+  cls.def("argsort", &argsort_of, arg("dim") = -1, arg("descending") = false,
           arg("stable") = false);
   m.def("msort", &msort_of, arg("input"));
   cls.def("msort", &msort_of);

@@ -147,7 +147,8 @@ INPLACE = {
     "reciprocal_": np.reciprocal, "exp_": np.exp, "exp2_": np.exp2, "expm1_": np.expm1,
     "log_": np.log, "log2_": np.log2, "log1p_": np.log1p, "sin_": np.sin, "cos_": np.cos,
     "tan_": np.tan, "asin_": np.arcsin, "acos_": np.arccos, "atan_": np.arctan,
-    "sinh_": np.sinh, "cosh_": np.cosh, "tanh_": np.tanh, "sigmoid_": lambda x: 1 / (1 + np.exp(-x)),
+    "sinh_": np.sinh, "cosh_": np.cosh, "tanh_": np.tanh,
+    "sigmoid_": lambda x: 1 / (1 + np.exp(-x)),
 }
 
 
@@ -181,6 +182,13 @@ def test_inplace_dtype_rules():
     assert x.tolist() == [0.25, 0.5, 0.75]
     with pytest.raises(ValueError):
         x.clamp_()
+    y = K(np.arange(6).reshape(2, 3))
+    y[:, 1].fill_(7.9)  # a float fill of an integer tensor truncates, as torch's
+    assert y.tolist() == [[0, 7, 2], [3, 7, 5]]
+    y.fill_(K(np.array(-1)))
+    assert y.tolist() == [[-1] * 3] * 2
+    with pytest.raises(ValueError):
+        y.fill_(K(np.array([1, 2])))
     leaf = kiln.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
         leaf.exp_()
@@ -430,7 +438,7 @@ def test_sort_argsort_topk_match_torch(dt, shape, dim):
         for nc in (False, True):
             assert_same(kiln.sort(K(a, nc), dim, desc),
                         torch.sort(T(a), dim=dim, descending=desc, stable=True))
-            assert_same(K(a, nc).sort(dim, descending=desc, stable=True),
+            assert_same(K(a, nc).sort(dim, desc, True),
                         T(a).sort(dim=dim, descending=desc, stable=True))
             assert_same(kiln.argsort(K(a, nc), dim, desc),
                         torch.sort(T(a), dim=dim, descending=desc, stable=True).indices)
@@ -439,7 +447,8 @@ def test_sort_argsort_topk_match_torch(dt, shape, dim):
     for k in sorted({0, min(1, n), n // 2, n}):
         for largest in (True, False):
             assert_same(kiln.topk(K(f), k, dim, largest), torch.topk(T(f), k, dim, largest))
-            assert_same(K(f).topk(k, dim=dim, largest=largest), T(f).topk(k, dim=dim, largest=largest))
+            assert_same(K(f).topk(k, dim=dim, largest=largest),
+                        T(f).topk(k, dim=dim, largest=largest))
     assert_same(kiln.msort(K(a)), torch.msort(T(a)))
 
 
