@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "check.hpp"
+#include "device_scope.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/cuda/block_cache.hpp"
 #include "kiln/cuda/memory.hpp"
@@ -76,15 +76,9 @@ std::vector<std::unique_ptr<DeviceCache>>& caches() {
   return *all;
 }
 
-int check_device(int device, const char* op) {
-  const int n = device_count();
-  if (device < 0) device = current_device();
-  KILN_CHECK(device < n, DeviceError, "[", op, "] CUDA device ", device,
-             " does not exist: this machine has ", n, " CUDA device", n == 1 ? "" : "s");
-  return device;
+DeviceCache& cache_of(int device, const char* op) {
+  return *caches()[detail::resolve_device(device, op)];
 }
-
-DeviceCache& cache_of(int device, const char* op) { return *caches()[check_device(device, op)]; }
 
 thread_local int tls_device = 0;
 
@@ -106,7 +100,7 @@ void* allocate(std::size_t nbytes, int device, StreamHandle stream) {
 
 namespace detail {
 void* allocate_on_current_device(std::size_t nbytes, int* device) {
-  const int d = check_device(-1, "cuda allocator");
+  const int d = detail::resolve_device(-1, "cuda allocator");
   *device = d;
   return caches()[d]->allocate(nbytes, current_stream(d).handle());
 }

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "check.hpp"
+#include "device_scope.hpp"
 #include "kiln/core/config.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/cuda/copy.hpp"
@@ -83,19 +83,6 @@ unsigned blocks_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
   return static_cast<unsigned>(b < 65535 * 8 ? (b < 1 ? 1 : b) : 65535 * 8);
 }
-
-// Sets the device for the calls of one function and restores the caller's.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    check(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceScope() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
 
 template <class U>
 void launch_copy(void* dst, const void* src, int64_t n, const Layout& l, cudaStream_t s) {

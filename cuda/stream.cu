@@ -4,33 +4,15 @@
 
 #include <vector>
 
-#include "check.hpp"
+#include "device_scope.hpp"
 #include "kiln/cuda/runtime.hpp"
 #include "kiln/cuda/stream.hpp"
 
 namespace kiln::cuda {
 namespace {
 
-int resolve_device(int device, const char* op) {
-  const int n = device_count();
-  if (device < 0) device = current_device();
-  KILN_CHECK(device < n, DeviceError, "[", op, "] CUDA device ", device,
-             " does not exist: this machine has ", n, " CUDA device", n == 1 ? "" : "s");
-  return device;
-}
-
-// Sets the device for the calls of one function and restores the caller's.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    detail::check(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (previous_ != device) detail::check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceScope() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
+using detail::DeviceScope;
+using detail::resolve_device;
 
 // The current stream of each device on this thread; nullptr is the default stream.
 std::vector<cudaStream_t>& current_streams() {
