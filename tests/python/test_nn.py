@@ -172,3 +172,29 @@ def test_dropout_modes_and_fused_cross_entropy_options():
     assert abs(F.cross_entropy(logits, target, label_smoothing=eps).item() - want) < 1e-12
     with pytest.raises(TypeError, match="class indices"):
         F.cross_entropy(logits, kiln.tensor([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5), (8, 3, 2, 2), (1, 7)])
+def test_orthogonal_init_gives_orthonormal_rows_or_columns(shape):
+    kiln.manual_seed(3)
+    w = kiln.empty(*shape, dtype=kiln.float64)
+    assert nn.init.orthogonal_(w, gain=2.0) is w
+    m = w.numpy().reshape(shape[0], -1) / 2.0
+    rows, cols = m.shape
+    gram = m.T @ m if rows >= cols else m @ m.T
+    np.testing.assert_allclose(gram, np.eye(min(rows, cols)), atol=1e-12)
+    kiln.manual_seed(3)
+    again = nn.init.orthogonal_(kiln.empty(*shape, dtype=kiln.float64), gain=2.0)
+    np.testing.assert_array_equal(again.numpy(), w.numpy())  # seeded
+    with pytest.raises(ValueError):
+        nn.init.orthogonal_(kiln.empty(5))
+
+
+def test_eye_init_and_float32_orthogonal():
+    w = nn.init.eye_(kiln.empty(3, 5))
+    np.testing.assert_array_equal(w.numpy(), np.eye(3, 5, dtype=np.float32))
+    with pytest.raises(ValueError):
+        nn.init.eye_(kiln.empty(2, 2, 2))
+    q = nn.init.orthogonal_(kiln.empty(16, 8)).numpy()
+    assert q.dtype == np.float32
+    np.testing.assert_allclose(q.T @ q, np.eye(8), atol=1e-5)
