@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 #include "kiln/core/error.hpp"
@@ -32,8 +31,8 @@ namespace kiln::expr::cuda {
 // - Anything else (strided or broadcast operands, a strided output): the dims are
 //   coalesced as on the CPU, and each element's coordinates come from its flat index;
 //   leaves are pointed at the element's row with the plans' set_row.
-// - Indices are 32-bit when the element count fits (cheaper division and addressing),
-//   64-bit otherwise; both are instantiated.
+// - Indices are 32-bit up to 2^30 elements (cheaper division and addressing; the margin
+//   keeps index + grid stride from overflowing), 64-bit beyond; both are instantiated.
 // - The grid is capped at a few waves of blocks per SM; the grid-stride loop covers the
 //   rest, which keeps launch cost flat for huge tensors.
 inline constexpr int kThreads = 256;
@@ -111,7 +110,8 @@ template <class T, class E>
 void run(T* out, const Shape& shape, const Strides& out_strides, const E& e, cudaStream_t stream) {
   const int64_t n = numel_of(shape);
   if (n == 0) return;
-  const bool small = n <= std::numeric_limits<int32_t>::max();
+  // 32-bit indices leave headroom for the grid-stride step and the unrolled offsets.
+  const bool small = n <= (int64_t{1} << 30);
   if (is_contiguous_layout(shape, out_strides) && e.leaves_contiguous(shape)) {
     Layout l;
     l.out_shape = shape;
