@@ -2,30 +2,12 @@
 """Conv1d and ConvTranspose2d (Conv2d is in modules.py), with torch's arguments,
 initialisation and repr; each forward is one call of kiln's C++ convolution."""
 from . import functional as F
-from .modules import (Module, _check_conv_args, _pair, _padding_pairs, _reset_weight_and_bias,
-                      _weight_and_bias)
+from .modules import (Module, _check_conv_args, _conv_forward, _conv_repr, _pair,
+                      _reset_weight_and_bias, _weight_and_bias)
 
 
 def _single(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
-
-
-def _conv_repr(m):
-    s = (f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, "
-         f"stride={m.stride}")
-    if isinstance(m.padding, str) or any(p != 0 for p in m.padding):
-        s += f", padding={m.padding}"
-    if any(d != 1 for d in m.dilation):
-        s += f", dilation={m.dilation}"
-    if any(p != 0 for p in getattr(m, "output_padding", ())):
-        s += f", output_padding={m.output_padding}"
-    if m.groups != 1:
-        s += f", groups={m.groups}"
-    if m.bias is None:
-        s += ", bias=False"
-    if m.padding_mode != "zeros":
-        s += f", padding_mode={m.padding_mode}"
-    return s
 
 
 class Conv1d(Module):
@@ -47,13 +29,7 @@ class Conv1d(Module):
         _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
-        if self.padding_mode != "zeros":
-            input = F.pad(input, _padding_pairs(self.padding, self.dilation, self.kernel_size),
-                          mode=self.padding_mode)
-            return F.conv1d(input, self.weight, self.bias, self.stride, 0, self.dilation,
-                            self.groups)
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return _conv_forward(self, input, F.conv1d)
 
     def extra_repr(self):
         return _conv_repr(self)

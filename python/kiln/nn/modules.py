@@ -465,28 +465,10 @@ class Conv2d(Module):
         _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, x):
-        if self.padding_mode != "zeros":
-            x = F.pad(x, _padding_pairs(self.padding, self.dilation, self.kernel_size),
-                      mode=self.padding_mode)
-            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation,
-                            self.groups)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return _conv_forward(self, x, F.conv2d)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        return _conv_repr(self)
 
 
 def _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode, device):
@@ -512,6 +494,34 @@ def _check_conv_args(in_channels, out_channels, groups, padding, stride, padding
 def _check_device(device):
     if device is not None and str(device).split(":")[0] != "cpu":
         raise RuntimeError(f"kiln runs on the CPU only; cannot place a module on '{device}'")
+
+
+def _conv_forward(m, x, conv):
+    """conv(x) with the module's weight and options; a padding_mode other than zeros pads
+    x first (F.pad) and convolves without padding."""
+    padding = m.padding
+    if m.padding_mode != "zeros":
+        x = F.pad(x, _padding_pairs(m.padding, m.dilation, m.kernel_size), mode=m.padding_mode)
+        padding = 0
+    return conv(x, m.weight, m.bias, m.stride, padding, m.dilation, m.groups)
+
+
+def _conv_repr(m):
+    s = (f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, "
+         f"stride={m.stride}")
+    if isinstance(m.padding, str) or any(p != 0 for p in m.padding):
+        s += f", padding={m.padding}"
+    if any(d != 1 for d in m.dilation):
+        s += f", dilation={m.dilation}"
+    if any(p != 0 for p in getattr(m, "output_padding", ())):
+        s += f", output_padding={m.output_padding}"
+    if m.groups != 1:
+        s += f", groups={m.groups}"
+    if m.bias is None:
+        s += ", bias=False"
+    if m.padding_mode != "zeros":
+        s += f", padding_mode={m.padding_mode}"
+    return s
 
 
 def _padding_pairs(padding, dilation, kernel_size):

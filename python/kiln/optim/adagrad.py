@@ -37,11 +37,7 @@ class Adagrad(Optimizer):
             options = dict(lr=group["lr"], lr_decay=group["lr_decay"],
                            weight_decay=group["weight_decay"], eps=group["eps"],
                            maximize=group["maximize"])
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                state = self.state[p]
+            for p, grad, state in self._with_grads(group):
                 state["step"] += 1
                 _C._adagrad_step(p, grad, state["sum"], state["step"], **options)
         return loss

@@ -38,11 +38,7 @@ class Adam(Optimizer):
             options = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                            weight_decay=group["weight_decay"], decoupled=self._decoupled,
                            maximize=group["maximize"])
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                state = self.state[p]
+            for p, grad, state in self._with_grads(group):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = _kiln.zeros_like(p)

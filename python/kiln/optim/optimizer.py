@@ -86,6 +86,12 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError
 
+    def _with_grads(self, group):
+        """(parameter, gradient, state) for each parameter of `group` that has a gradient."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, p.grad, self.state[p]
+
     @staticmethod
     def _evaluate(closure):
         if closure is None:

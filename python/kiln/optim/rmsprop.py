@@ -33,11 +33,7 @@ class RMSprop(Optimizer):
             options = dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
                            weight_decay=group["weight_decay"], momentum=momentum,
                            maximize=group["maximize"])
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                state = self.state[p]
+            for p, grad, state in self._with_grads(group):
                 if not state:
                     state["step"] = 0
                     state["square_avg"] = _kiln.zeros_like(p)

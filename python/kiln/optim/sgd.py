@@ -29,11 +29,7 @@ class SGD(Optimizer):
             options = dict(lr=group["lr"], momentum=group["momentum"],
                            dampening=group["dampening"], weight_decay=group["weight_decay"],
                            nesterov=group["nesterov"], maximize=group["maximize"])
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                state = self.state[p]
+            for p, grad, state in self._with_grads(group):
                 # torch keeps momentum_buffer=None for a parameter stepped without momentum.
                 state["momentum_buffer"] = _C._sgd_step(p, grad, state.get("momentum_buffer"),
                                                         **options)
