@@ -252,12 +252,14 @@ PrintPlan print_plan(const Shape& shape, const Strides& strides) {
 }
 
 std::string format_tensor(const PrintPlan& plan, ScalarType dtype, const Shape& shape,
-                          std::span<const double> floats, std::span<const int64_t> ints) {
+                          std::span<const double> floats, std::span<const int64_t> ints,
+                          int device) {
   const PrintOptions& o = plan.options;
   const std::string prefix = "tensor(";
   const int indent = static_cast<int>(prefix.size());
   const std::string dtype_suffix = "dtype=kiln." + std::string(scalar_type_name(dtype));
   std::vector<std::string> suffixes;
+  if (device >= 0) suffixes.push_back("device='cuda:" + std::to_string(device) + "'");
   std::string body;
   if (numel_of(shape) == 0) {
     // Explicit size unless 1-d (as NumPy); dtype unless float32: no elements show it.

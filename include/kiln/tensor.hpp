@@ -46,7 +46,7 @@ namespace detail {
 // Defined in tensor/cuda_write.hpp: copies between host and device, and evaluation of an
 // expression into a CUDA tensor.
 template <class Dst, class T, class Src>
-Tensor<T, Dst> copy_to_device(const Tensor<T, Src>& x);
+Tensor<T, Dst> copy_to_device(const Tensor<T, Src>& x, bool non_blocking);
 template <class T, class E>
 void write_cuda(const Tensor<T, CUDA>& out, const E& e, const char* op);
 }  // namespace detail
@@ -140,12 +140,15 @@ class Tensor : public expr::ExprBase {
   bool is_alias_of(const Tensor& o) const { return defined() && storage_ == o.storage_; }
 
   // ---- element access ----------------------------------------------------------------------
-  /// The value of a one-element tensor.
+  /// The value of a one-element tensor (copied to the host for a CUDA tensor, which waits
+  /// for the work queued before it, as in torch).
   T item() const {
-    cpu_only("item");
     KILN_CHECK(numel() == 1, ValueError, "[item] a Tensor with ", numel(), " elements (shape ",
                shape_, ") cannot be converted to a scalar");
-    return *data();
+    if constexpr (std::is_same_v<D, CPU>)
+      return *data();
+    else
+      return to<CPU>().item();
   }
   /// Reference to one element; every index is checked (negative indices count from the end).
   template <class... I>
@@ -414,13 +417,16 @@ class Tensor : public expr::ExprBase {
   }
   /// A copy converted to dtype U, or moved to device U (kiln::CPU, kiln::CUDA: the
   /// thread's current device); this tensor itself when nothing changes, like torch.
+  /// `non_blocking` (device moves only), as torch's: from pinned host memory the copy to
+  /// CUDA is queued without waiting; to the CPU the result is pinned memory that the copy
+  /// fills later, readable after kiln::cuda::synchronize() (docs/cuda.md).
   template <class U>
-  auto to() const {
+  auto to(bool non_blocking = false) const {
     if constexpr (is_device_v<U>) {
       if constexpr (std::is_same_v<U, D>)
         return *this;
       else
-        return detail::copy_to_device<U>(*this);
+        return detail::copy_to_device<U>(*this, non_blocking);
     } else if constexpr (std::is_same_v<U, T>) {
       return *this;
     } else {

@@ -49,6 +49,12 @@ TEST_CASE("CUDA tensors from g++: round trips, fills and strided copies", "[cuda
     for (int c = 0; c < 6; ++c) CHECK(zc.data()[r * 6 + c] == (c % 2 ? 7 : 0));
   for (int c = 0; c < 6; ++c) CHECK(zc.data()[18 + c] == c);
 
+  // item() and printing copy to the host.
+  CHECK(g.select(0, 1).select(0, 2).select(0, 3).item() == 23.0);
+  CHECK_THROWS_AS(g.item(), kiln::ValueError);
+  CHECK(kiln::to_string(kiln::arange<int64_t>(0, 3).to<kiln::CUDA>()) ==
+        "tensor([0, 1, 2], device='cuda:0')");
+
   const auto empty = kiln::empty<float, kiln::CUDA>({0, 3});
   CHECK(empty.to<kiln::CPU>().numel() == 0);
   CHECK(kiln::cuda::memory_allocated(0) > 0);

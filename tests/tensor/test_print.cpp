@@ -170,6 +170,17 @@ TEST_CASE("print: non-default float dtypes carry a suffix", "[tensor][print]") {
         "       dtype=kiln.float64)");
 }
 
+TEST_CASE("print: elements copied from a CUDA device carry torch's device suffix",
+          "[tensor][print]") {
+  // What to_string prints for a CUDA tensor once its elements are on the host.
+  CHECK(kiln::detail::format_host(kiln::tensor<float>({1, 2}), 0) ==
+        "tensor([1., 2.], device='cuda:0')");
+  CHECK(kiln::detail::format_host(kiln::tensor<int32_t>({3}), 1) ==
+        "tensor([3], device='cuda:1', dtype=kiln.int32)");
+  CHECK(kiln::detail::format_host(kiln::zeros<double>({0, 2}), 0) ==
+        "tensor([], device='cuda:0', size=(0, 2), dtype=kiln.float64)");
+}
+
 TEST_CASE("print: more than 1000 elements are summarised", "[tensor][print]") {
   SECTION("1-d int64") {
     CHECK(to_string(kiln::arange(2000)) == "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])");

@@ -76,8 +76,11 @@ class BlockCache {
   static constexpr std::size_t kSmallRound = 512;
   static constexpr std::size_t kLargeRound = std::size_t{128} << 10;
 
-  explicit BlockCache(Backend backend = {}, int device = 0)
-      : backend_(std::move(backend)), device_(device) {}
+  /// `where`: what the out-of-memory message names ("device N" when empty).
+  explicit BlockCache(Backend backend = {}, int device = 0, std::string where = {})
+      : backend_(std::move(backend)),
+        device_(device),
+        where_(where.empty() ? "device " + std::to_string(device) : std::move(where)) {}
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
   ~BlockCache() { release_all(); }
@@ -103,7 +106,7 @@ class BlockCache {
     if (!p) {
       const auto [free_bytes, total_bytes] = backend_.mem_info();
       ::kiln::detail::throw_message<OutOfMemoryError>(
-          {"[cuda allocator] out of memory on device ", device_, ": tried to allocate ",
+          {"[cuda allocator] out of memory on ", where_, ": tried to allocate ",
            format_bytes(nbytes), "; the device has ", format_bytes(free_bytes), " free of ",
            format_bytes(total_bytes), ", kiln's tensors hold ", format_bytes(stats_.allocated),
            " (its cache was emptied for a retry)"});
@@ -169,6 +172,11 @@ class BlockCache {
     return pending_.size();
   }
   Backend& backend() { return backend_; }
+  /// Whether `p` is a block this cache handed out and that is still in use.
+  bool owns(void* p) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_.count(p) != 0;
+  }
 
  private:
   struct Block {
@@ -249,6 +257,7 @@ class BlockCache {
 
   Backend backend_;
   int device_;
+  std::string where_;
   mutable std::mutex mu_;
   std::map<PoolKey, std::vector<void*>, PoolLess> free_;
   std::unordered_map<void*, Block> live_;

@@ -170,7 +170,7 @@ void reduce_columns(const P& plan, const Layout& lc, int n_outer, int64_t n_out,
   const int64_t nb = (n_red + kColumnBlock - 1) / kColumnBlock;
   // Not std::vector: vector<bool> packs bits, and threads write neighbouring entries.
   std::unique_ptr<A[]> partial(new A[static_cast<std::size_t>(n_out * nb)]);
-  constexpr bool packets = PacketCapable;
+  [[maybe_unused]] constexpr bool packets = PacketCapable;
 
   parallel_for(n_rows_out * nb, 2, 1, [&](int64_t b, int64_t end) {
     auto p = plan;
@@ -244,8 +244,7 @@ void reduce_cpu(const E& e, uint32_t mask, O* out, RF rf, Fin fin) {
   // Reduces the reduced-range elements [r0, r1) of output o. Out of line: it holds the
   // tree's math (packet and scalar forms), and inlined into both of its callers it
   // doubled the machine code and compile time of every reduction.
-  auto reduce_range = [&](auto& p, int64_t o, int64_t r0,
-                          int64_t r1) __attribute__((noinline)) -> A {
+  auto reduce_range = [&](auto& p, int64_t o, int64_t r0, int64_t r1) __attribute__((noinline))->A {
     int64_t coords[kMaxDims] = {};
     for (int k = rl.n_kept - 1; k >= 0; --k) {
       coords[k] = o % l.extent[k];

@@ -55,15 +55,40 @@ KILN_MATMUL_EXTERN(int32_t)
 KILN_MATMUL_EXTERN(int64_t)
 #undef KILN_MATMUL_EXTERN
 
+// CUDA products run on cuBLAS (cuda/matmul.cu, compiled into kiln::cuda) for the
+// floating dtypes; the shape rules are the CPU's (src/matmul_forward.hpp).
+template <class T>
+inline constexpr bool cuda_matmul_dtype_v = is_floating_v<T>;
+template <class T>
+Tensor<T, CUDA> matmul_impl(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b);
+template <class T>
+Tensor<T, CUDA> bmm_impl(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b, const char* op);
+template <class T>
+Tensor<T, CUDA> addmm_impl(const Tensor<T, CUDA>& input, const Tensor<T, CUDA>& a,
+                           const Tensor<T, CUDA>& b, double beta, double alpha, bool batched);
+template <class T>
+Tensor<T, CUDA> linear_impl(const Tensor<T, CUDA>& x, const Tensor<T, CUDA>& w,
+                            const Tensor<T, CUDA>* bias);
+
 // Evaluates an operand (a Tensor passes through) and checks what every product needs.
 template <class A, class B>
 constexpr void check_product_operands() {
   static_assert(std::is_same_v<expr::value_t<A>, expr::value_t<B>>,
                 "kiln: matrix products need operands of one dtype; cast one with .to<U>()");
-  static_assert(std::is_same_v<expr::device_t<A>, CPU> && std::is_same_v<expr::device_t<B>, CPU>,
-                "kiln: matrix products on CUDA need the CUDA backend (kiln::cuda)");
+  static_assert(std::is_same_v<expr::device_t<A>, expr::device_t<B>>,
+                "kiln: matrix products need operands on one device; move one with .to<Device>()");
   static_assert(matmul_dtype_v<expr::value_t<A>>,
                 "kiln: matrix products are not defined for bool tensors");
+  static_assert(!std::is_same_v<expr::device_t<A>, CUDA> || cuda_matmul_dtype_v<expr::value_t<A>>,
+                "kiln: matrix products of CUDA tensors are defined for float, double, half and "
+                "bfloat16 (cuBLAS)");
+}
+/// Both operands of a CUDA product on the same device.
+template <class T, class D>
+void check_same_device(const char* op, const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  if constexpr (std::is_same_v<D, CUDA>)
+    KILN_CHECK(a.get_device() == b.get_device(), DeviceError, "[", op,
+               "] operands are on CUDA devices ", a.get_device(), " and ", b.get_device());
 }
 }  // namespace detail
 
@@ -133,33 +158,32 @@ auto outer(const A& a, const B& b) {
 
 /// beta * input + alpha * (m1 · m2), with input broadcast to [n, m]. When beta is 0,
 /// input is not read (NaN in it does not propagate), as in torch.
-template <class T>
-Tensor<T, CPU> addmm(const Tensor<T, CPU>& input, const Tensor<T, CPU>& m1,
-                     const Tensor<T, CPU>& m2, double beta = 1, double alpha = 1) {
-  static_assert(detail::matmul_dtype_v<T>, "kiln: matrix products are not defined for bool");
+template <class T, class D>
+Tensor<T, D> addmm(const Tensor<T, D>& input, const Tensor<T, D>& m1, const Tensor<T, D>& m2,
+                   double beta = 1, double alpha = 1) {
+  detail::check_product_operands<Tensor<T, D>, Tensor<T, D>>();
   return detail::addmm_impl(input, m1, m2, beta, alpha, false);
 }
 
 /// beta * input + alpha * bmm(b1, b2), with input broadcast to [B, n, m].
-template <class T>
-Tensor<T, CPU> baddbmm(const Tensor<T, CPU>& input, const Tensor<T, CPU>& b1,
-                       const Tensor<T, CPU>& b2, double beta = 1, double alpha = 1) {
-  static_assert(detail::matmul_dtype_v<T>, "kiln: matrix products are not defined for bool");
+template <class T, class D>
+Tensor<T, D> baddbmm(const Tensor<T, D>& input, const Tensor<T, D>& b1, const Tensor<T, D>& b2,
+                     double beta = 1, double alpha = 1) {
+  detail::check_product_operands<Tensor<T, D>, Tensor<T, D>>();
   return detail::addmm_impl(input, b1, b2, beta, alpha, true);
 }
 
 /// y = x · wᵀ + bias, as torch.nn.functional.linear: x [..., in], w [out, in], bias [out].
 /// w is read through its transpose in place (no copy) and the bias is the GEMM's C.
-template <class T>
-Tensor<T, CPU> linear(const Tensor<T, CPU>& x, const Tensor<T, CPU>& w,
-                      const Tensor<T, CPU>& bias) {
-  static_assert(detail::matmul_dtype_v<T>, "kiln: matrix products are not defined for bool");
+template <class T, class D>
+Tensor<T, D> linear(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& bias) {
+  detail::check_product_operands<Tensor<T, D>, Tensor<T, D>>();
   return detail::linear_impl(x, w, &bias);
 }
 /// y = x · wᵀ (no bias).
-template <class T>
-Tensor<T, CPU> linear(const Tensor<T, CPU>& x, const Tensor<T, CPU>& w) {
-  static_assert(detail::matmul_dtype_v<T>, "kiln: matrix products are not defined for bool");
+template <class T, class D>
+Tensor<T, D> linear(const Tensor<T, D>& x, const Tensor<T, D>& w) {
+  detail::check_product_operands<Tensor<T, D>, Tensor<T, D>>();
   return detail::linear_impl<T>(x, w, nullptr);
 }
 

@@ -14,6 +14,10 @@
 #include "kiln/ops/pick.hpp"
 #include "kiln/tensor.hpp"
 
+#if defined(__CUDACC__)
+#include "kiln/expr/reduce_cuda.cuh"
+#endif
+
 namespace kiln {
 
 namespace detail {
@@ -47,14 +51,33 @@ inline int64_t reduced_count(const Shape& s, uint32_t mask) {
   return n;
 }
 
-/// Runs reduction RF with accumulator A over `mask`, producing dtype O via fin(acc, n).
+template <class>
+inline constexpr bool reduce_dependent_false = false;
+
+/// Runs reduction RF with accumulator A over `mask`, producing dtype O via fin(acc, n)
+/// (a functor of expr/functors/reduce.hpp: the CUDA kernels call it too).
 template <class RF, class A, class O, class E, class Fin>
 Tensor<O, expr::device_t<E>> reduce(const E& e, uint32_t mask, bool keepdim, Fin fin) {
-  static_assert(
-      std::is_same_v<expr::device_t<E>, CPU>,
-      "kiln: reductions on CUDA expressions need the CUDA backend (kiln::cuda), not built yet");
-  Tensor<O, CPU> out(reduced_shape(e.shape(), mask, keepdim));
-  expr::reduce_cpu<A>(e, mask, out.data(), RF{}, fin);
+  using D = expr::device_t<E>;
+  Tensor<O, D> out(reduced_shape(e.shape(), mask, keepdim));
+  if constexpr (std::is_same_v<D, CPU>) {
+    expr::reduce_cpu<A>(e, mask, out.data(), RF{}, fin);
+  } else {
+#if defined(__CUDACC__)
+    const int device = out.get_device();
+    e.for_each_leaf([&](const auto& leaf) {
+      KILN_CHECK(leaf.get_device() == device, DeviceError, "[", RF::name,
+                 "] an operand is on CUDA device ", leaf.get_device(), " and the result on device ",
+                 device);
+    });
+    expr::cuda::reduce<A>(e, mask, out.data(), RF{}, fin, device,
+                          cuda::detail::current_stream_handle(device));
+#else
+    static_assert(reduce_dependent_false<E>,
+                  "kiln: a reduction of CUDA tensors is a kernel that nvcc generates for the "
+                  "expression: compile this file as CUDA (a .cu file) and link kiln::cuda");
+#endif
+  }
   return out;
 }
 
@@ -149,7 +172,8 @@ KILN_COMPILED_REDUCTION(norm, double p, const Dims& dims, bool keepdim)
 template <expr::Expr E, class F>
 auto reduce_recorded(const E& e, const char* name, F forward, const ReductionGrad& grad) {
   using T = expr::value_t<E>;
-  if constexpr (is_floating_v<T>) {
+  // CUDA tensors cannot require grad yet (requires_grad_ refuses), so only CPU records.
+  if constexpr (is_floating_v<T> && std::is_same_v<expr::device_t<E>, CPU>) {
     if (autograd::expr_needs_grad(e)) {
       const Tensor<T, CPU> x = eval(e);
       Tensor<T, CPU> out;
@@ -173,8 +197,8 @@ auto sum_any(const E& e, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   using O = detail::sum_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "sum");
-  auto out = detail::reduce<expr::op::SumReduce, acc_t<T>, O>(
-      e, mask, keepdim, [](acc_t<T> a, int64_t) { return static_cast<O>(a); });
+  auto out =
+      detail::reduce<expr::op::SumReduce, acc_t<T>, O>(e, mask, keepdim, expr::op::CastFin<O>{});
   if constexpr (is_floating_v<T>)
     if (autograd::expr_needs_grad(e))
       autograd::record_fused_reduction(out, e, detail::reduced_shape(e.shape(), mask, true), 1.0,
@@ -206,8 +230,7 @@ auto mean_any(const E& e, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   using A = acc_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "mean");
-  auto out = detail::reduce<expr::op::SumReduce, A, T>(
-      e, mask, keepdim, [](A a, int64_t n) { return static_cast<T>(a / static_cast<A>(n)); });
+  auto out = detail::reduce<expr::op::SumReduce, A, T>(e, mask, keepdim, expr::op::MeanFin<T>{});
   if (autograd::expr_needs_grad(e))
     autograd::record_fused_reduction(
         out, e, detail::reduced_shape(e.shape(), mask, true),
@@ -237,7 +260,7 @@ auto prod_any(const E& e, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   using O = detail::sum_t<T>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "prod");
-  const auto fin = [](acc_t<T> a, int64_t) { return static_cast<O>(a); };
+  const expr::op::CastFin<O> fin;
   return detail::reduce_recorded(
       e, "ProdBackward",
       [&](const auto& a) {
@@ -275,7 +298,7 @@ auto extremum(const E& e, const Dims& dims, bool keepdim, const char* op) {
       reduced_count(e.shape(), mask) > 0 || numel_of(reduced_shape(e.shape(), mask, false)) == 0,
       ValueError, "[", op, "] cannot reduce over a zero-size dimension (shape ", e.shape(),
       ", dims ", dims, "): the operation has no identity");
-  return reduce<RF, A, T>(e, mask, keepdim, [](A a, int64_t) { return static_cast<T>(a); });
+  return reduce<RF, A, T>(e, mask, keepdim, expr::op::CastFin<T>{});
 }
 }  // namespace detail
 
@@ -323,53 +346,61 @@ auto amin(const E& e, const Dims& dims = {}, bool keepdim = false) {
 namespace detail {
 // argmax (Max) or argmin over `dims` (all dims, flattened, when empty).
 template <bool Max, expr::Expr E>
-Tensor<int64_t, CPU> arg_reduce(const E& e, const Dims& dims, bool keepdim, const char* op) {
+Tensor<int64_t, expr::device_t<E>> arg_reduce(const E& e, const Dims& dims, bool keepdim,
+                                              const char* op) {
   const uint32_t mask = reduce_mask(dims, e.shape().size(), op);
   KILN_CHECK(reduced_count(e.shape(), mask) > 0, ValueError, "[", op,
              "] cannot reduce over a zero-size dimension (shape ", e.shape(), ", dims ", dims, ")");
-  Tensor<int64_t, CPU> out(reduced_shape(e.shape(), mask, keepdim));
-  expr::arg_reduce_cpu<Max>(e, mask, out.data());
-  return out;
+  if constexpr (std::is_same_v<expr::device_t<E>, CPU>) {
+    Tensor<int64_t, CPU> out(reduced_shape(e.shape(), mask, keepdim));
+    expr::arg_reduce_cpu<Max>(e, mask, out.data());
+    return out;
+  } else {  // the CUDA reduction with a (value, index) accumulator
+    using A = expr::op::ArgAcc<opmath_t<expr::value_t<E>>>;
+    return reduce<expr::op::ArgReduce<Max>, A, int64_t>(e, mask, keepdim, expr::op::ArgIndexFin{});
+  }
 }
 }  // namespace detail
 
 /// Index of the first maximum along `dim` (int64), NaN counting as the maximum.
 template <expr::Expr E>
-Tensor<int64_t, CPU> argmax(const E& e, int64_t dim, bool keepdim = false) {
+Tensor<int64_t, expr::device_t<E>> argmax(const E& e, int64_t dim, bool keepdim = false) {
   return detail::arg_reduce<true>(e, Dims{dim}, keepdim, "argmax");
 }
 template <expr::Expr E>
-Tensor<int64_t, CPU> argmin(const E& e, int64_t dim, bool keepdim = false) {
+Tensor<int64_t, expr::device_t<E>> argmin(const E& e, int64_t dim, bool keepdim = false) {
   return detail::arg_reduce<false>(e, Dims{dim}, keepdim, "argmin");
 }
 /// Index into the flattened input of the first maximum (a 0-d int64 tensor).
 template <expr::Expr E>
-Tensor<int64_t, CPU> argmax(const E& e) {
+Tensor<int64_t, expr::device_t<E>> argmax(const E& e) {
   return detail::arg_reduce<true>(e, Dims{}, false, "argmax");
 }
 template <expr::Expr E>
-Tensor<int64_t, CPU> argmin(const E& e) {
+Tensor<int64_t, expr::device_t<E>> argmin(const E& e) {
   return detail::arg_reduce<false>(e, Dims{}, false, "argmin");
 }
 
 /// torch.max(x, dim): values and the indices where they occur.
-template <class T>
+template <class T, class D = CPU>
 struct ValuesIndices {
-  Tensor<T, CPU> values;
-  Tensor<int64_t, CPU> indices;
+  Tensor<T, D> values;
+  Tensor<int64_t, D> indices;
 };
 namespace detail {
 // max/min along a dim, recorded when needed: the gradient goes to the returned index.
 template <bool Max, expr::Expr E>
-ValuesIndices<expr::value_t<E>> max_min_dim(const E& e, int64_t dim, bool keepdim) {
+ValuesIndices<expr::value_t<E>, expr::device_t<E>> max_min_dim(const E& e, int64_t dim,
+                                                               bool keepdim) {
   using T = expr::value_t<E>;
-  const auto run = [&](const auto& x) -> ValuesIndices<T> {
+  using D = expr::device_t<E>;
+  const auto run = [&](const auto& x) -> ValuesIndices<T, D> {
     if constexpr (Max)
       return {amax(x, Dims{dim}, keepdim), argmax(x, dim, keepdim)};
     else
       return {amin(x, Dims{dim}, keepdim), argmin(x, dim, keepdim)};
   };
-  if constexpr (is_floating_v<T>) {
+  if constexpr (is_floating_v<T> && std::is_same_v<D, CPU>) {
     if (autograd::expr_needs_grad(e)) {
       const Tensor<T, CPU> x = eval(e);
       ValuesIndices<T> r;
@@ -395,11 +426,13 @@ ValuesIndices<expr::value_t<E>> max_min_dim(const E& e, int64_t dim, bool keepdi
 
 /// torch.max(x, dim): the maxima and their indices; the gradient goes to the index.
 template <expr::Expr E>
-ValuesIndices<expr::value_t<E>> max(const E& e, int64_t dim, bool keepdim = false) {
+ValuesIndices<expr::value_t<E>, expr::device_t<E>> max(const E& e, int64_t dim,
+                                                       bool keepdim = false) {
   return detail::max_min_dim<true>(e, dim, keepdim);
 }
 template <expr::Expr E>
-ValuesIndices<expr::value_t<E>> min(const E& e, int64_t dim, bool keepdim = false) {
+ValuesIndices<expr::value_t<E>, expr::device_t<E>> min(const E& e, int64_t dim,
+                                                       bool keepdim = false) {
   return detail::max_min_dim<false>(e, dim, keepdim);
 }
 /// Maximum of all elements (0-d tensor); equal maxima share the gradient, as in torch.
@@ -414,16 +447,16 @@ auto min(const E& e) {
 
 // ---- all / any ----------------------------------------------------------------------------------
 template <expr::Expr E>
-Tensor<bool, CPU> all(const E& e, const Dims& dims = {}, bool keepdim = false) {
+Tensor<bool, expr::device_t<E>> all(const E& e, const Dims& dims = {}, bool keepdim = false) {
   return detail::reduce<expr::op::AllReduce, bool, bool>(
       cast<bool>(e), detail::reduce_mask(dims, e.shape().size(), "all"), keepdim,
-      [](bool a, int64_t) { return a; });
+      expr::op::CastFin<bool>{});
 }
 template <expr::Expr E>
-Tensor<bool, CPU> any(const E& e, const Dims& dims = {}, bool keepdim = false) {
+Tensor<bool, expr::device_t<E>> any(const E& e, const Dims& dims = {}, bool keepdim = false) {
   return detail::reduce<expr::op::AnyReduce, bool, bool>(
       cast<bool>(e), detail::reduce_mask(dims, e.shape().size(), "any"), keepdim,
-      [](bool a, int64_t) { return a; });
+      expr::op::CastFin<bool>{});
 }
 
 // ---- statistics ---------------------------------------------------------------------------------
@@ -435,11 +468,9 @@ auto var_impl(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
   using T = expr::value_t<E>;
   using A = acc_t<T>;
   const uint32_t mask = reduce_mask(dims, e.shape().size(), "var");
-  const Tensor<T, CPU> m = mean(e, dims, /*keepdim=*/true);
-  return reduce<expr::op::SumReduce, A, T>(
-      square(e - m), mask, keepdim, [correction](A a, int64_t n) {
-        return static_cast<T>(a / static_cast<A>(std::max<int64_t>(n - correction, 0)));
-      });
+  const Tensor<T, expr::device_t<E>> m = mean(e, dims, /*keepdim=*/true);
+  return reduce<expr::op::SumReduce, A, T>(square(e - m), mask, keepdim,
+                                           expr::op::VarFin<T>{correction});
 }
 }  // namespace detail
 
@@ -470,7 +501,7 @@ auto std_any(const E& e, const Dims& dims, int64_t correction, bool keepdim) {
   return detail::reduce_recorded(
       e, "StdBackward",
       [&](const auto& a) {
-        Tensor<T, CPU> v = detail::var_impl(a, dims, correction, keepdim);
+        Tensor<T, expr::device_t<E>> v = detail::var_impl(a, dims, correction, keepdim);
         v.copy_(sqrt(v));  // in place: no second buffer
         return v;
       },
@@ -493,7 +524,7 @@ auto logsumexp_any(const E& e, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
   using A = expr::op::LseAcc<opmath_t<T>>;
   const uint32_t mask = detail::reduce_mask(dims, e.shape().size(), "logsumexp");
-  const auto fin = [](A a, int64_t) { return static_cast<T>(math::log(a.s) + a.m); };
+  const expr::op::LogSumExpFin<T> fin;
   return detail::reduce_recorded(
       e, "LogsumexpBackward",
       [&](const auto& a) {
@@ -520,14 +551,15 @@ namespace detail {
 template <expr::Expr E>
 auto norm_impl(const E& e, double p, const Dims& dims, bool keepdim) {
   using T = expr::value_t<E>;
-  if (p == 2.0) return Tensor<T, CPU>(sqrt(sum(square(e), dims, keepdim)));
+  using R = Tensor<T, expr::device_t<E>>;
+  if (p == 2.0) return R(sqrt(sum(square(e), dims, keepdim)));
   if (p == 1.0) return sum(abs(e), dims, keepdim);
   if (std::isinf(p)) {
     return p > 0 ? amax(abs(e), dims, keepdim) : amin(abs(e), dims, keepdim);
   }
   if (p == 0.0) return sum(cast<T>(e != T(0)), dims, keepdim);
   KILN_CHECK(p > 0, ValueError, "[norm] p must be positive, 0 or +-inf, got ", p);
-  return Tensor<T, CPU>(pow(sum(pow(abs(e), p), dims, keepdim), 1.0 / p));
+  return R(pow(sum(pow(abs(e), p), dims, keepdim), 1.0 / p));
 }
 }  // namespace detail
 

@@ -69,12 +69,9 @@ Tensor<scan_out_t<T>, CPU> scan_impl(const Tensor<T, CPU>& x, int64_t dim, const
   return out;
 }
 
-template <class E>
-constexpr void require_scan_input() {
-  static_assert(std::is_same_v<expr::device_t<E>, CPU>,
-                "kiln: cumsum/cumprod on CUDA tensors need the CUDA backend (kiln::cuda), not "
-                "built yet");
-}
+/// The CUDA scans (cuda/scan.cu, Note [CUDA scans]); not recorded by autograd yet.
+template <bool Prod, class T>
+Tensor<scan_out_t<T>, CUDA> scan_cuda(const Tensor<T, CUDA>& x, int64_t dim);
 
 template <class T>
 Tensor<T, CPU> reverse_cumsum(const Tensor<T, CPU>& g, int64_t dim);
@@ -87,46 +84,52 @@ Tensor<T, CPU> cumprod_backward(const Tensor<T, CPU>& g, const Tensor<T, CPU>& x
 /// inputs give int64 (as in torch, so no overflow at the input's width); half and bfloat16
 /// accumulate in float, float in double.
 template <expr::Expr E>
-Tensor<detail::scan_out_t<expr::value_t<E>>, CPU> cumsum(const E& x, int64_t dim) {
-  detail::require_scan_input<E>();
+Tensor<detail::scan_out_t<expr::value_t<E>>, expr::device_t<E>> cumsum(const E& x, int64_t dim) {
   using T = expr::value_t<E>;
-  const Tensor<T, CPU> xt(x);
-  Tensor<detail::scan_out_t<T>, CPU> out;
-  {
-    AutoGradMode off(false);
-    out = detail::scan_impl<false, false>(xt, dim, "cumsum");
+  if constexpr (std::is_same_v<expr::device_t<E>, CUDA>) {
+    return detail::scan_cuda<false>(Tensor<T, CUDA>(x), dim);
+  } else {
+    const Tensor<T, CPU> xt(x);
+    Tensor<detail::scan_out_t<T>, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::scan_impl<false, false>(xt, dim, "cumsum");
+    }
+    if constexpr (is_floating_v<T>)
+      if (autograd::needs_grad(xt))
+        autograd::record("CumsumBackward", out, autograd::collect_edges(xt),
+                         [dim](std::vector<AnyTensor>& g) {
+                           return autograd::grads(detail::reverse_cumsum(g[0].as<T, CPU>(), dim));
+                         });
+    return out;
   }
-  if constexpr (is_floating_v<T>)
-    if (autograd::needs_grad(xt))
-      autograd::record("CumsumBackward", out, autograd::collect_edges(xt),
-                       [dim](std::vector<AnyTensor>& g) {
-                         return autograd::grads(detail::reverse_cumsum(g[0].as<T, CPU>(), dim));
-                       });
-  return out;
 }
 
 /// Running products along `dim`, with cumsum's dtype rules (integers wrap in int64).
 /// The gradient is exact also where the input has zeros; second derivatives
 /// (create_graph) are supported only for inputs without zeros (AutogradError otherwise).
 template <expr::Expr E>
-Tensor<detail::scan_out_t<expr::value_t<E>>, CPU> cumprod(const E& x, int64_t dim) {
-  detail::require_scan_input<E>();
+Tensor<detail::scan_out_t<expr::value_t<E>>, expr::device_t<E>> cumprod(const E& x, int64_t dim) {
   using T = expr::value_t<E>;
-  const Tensor<T, CPU> xt(x);
-  Tensor<detail::scan_out_t<T>, CPU> out;
-  {
-    AutoGradMode off(false);
-    out = detail::scan_impl<true, false>(xt, dim, "cumprod");
+  if constexpr (std::is_same_v<expr::device_t<E>, CUDA>) {
+    return detail::scan_cuda<true>(Tensor<T, CUDA>(x), dim);
+  } else {
+    const Tensor<T, CPU> xt(x);
+    Tensor<detail::scan_out_t<T>, CPU> out;
+    {
+      AutoGradMode off(false);
+      out = detail::scan_impl<true, false>(xt, dim, "cumprod");
+    }
+    if constexpr (is_floating_v<T>)
+      if (autograd::needs_grad(xt))
+        autograd::record_with_output(
+            "CumprodBackward", out, autograd::collect_edges(xt),
+            [dim, sx = autograd::save(xt)](std::vector<AnyTensor>& g, const Tensor<T, CPU>& y) {
+              return autograd::grads(
+                  detail::cumprod_backward(g[0].as<T, CPU>(), sx.unpack(), y, dim));
+            });
+    return out;
   }
-  if constexpr (is_floating_v<T>)
-    if (autograd::needs_grad(xt))
-      autograd::record_with_output(
-          "CumprodBackward", out, autograd::collect_edges(xt),
-          [dim, sx = autograd::save(xt)](std::vector<AnyTensor>& g, const Tensor<T, CPU>& y) {
-            return autograd::grads(
-                detail::cumprod_backward(g[0].as<T, CPU>(), sx.unpack(), y, dim));
-          });
-  return out;
 }
 
 /// Gradient of cumsum along `dim`: the running sums of `grad_out` taken from the end

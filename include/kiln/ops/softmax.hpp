@@ -316,8 +316,6 @@ Tensor<T, CPU> softmax_impl(const Tensor<T, CPU>& x, int64_t dim, const char* op
 
 template <class E>
 constexpr void require_softmax_input() {
-  static_assert(std::is_same_v<expr::device_t<E>, CPU>,
-                "kiln: softmax on CUDA tensors needs the CUDA backend (kiln::cuda), not built yet");
   static_assert(is_floating_v<expr::value_t<E>>,
                 "kiln: softmax/log_softmax need a floating-point tensor; cast with x.to<float>()");
 }
@@ -333,23 +331,36 @@ void check_same_shape(const Tensor<T, CPU>& g, const Tensor<T, CPU>& y, const ch
 /// (a fused sum and a fused expression of the saved output), so create_graph works.
 template <bool Log, class T>
 Tensor<T, CPU> softmax_recorded(const Tensor<T, CPU>& x, int64_t dim);
+
+/// The CUDA kernels (cuda/softmax.cu, Note [CUDA softmax]); not recorded by autograd yet.
+template <bool Log, class T>
+Tensor<T, CUDA> softmax_cuda(const Tensor<T, CUDA>& x, int64_t dim);
+
+template <bool Log, class E>
+auto softmax_any(const E& x, int64_t dim) {
+  require_softmax_input<E>();
+  using T = expr::value_t<E>;
+  using D = expr::device_t<E>;
+  if constexpr (std::is_same_v<D, CPU>)
+    return softmax_recorded<Log>(Tensor<T, CPU>(x), dim);
+  else
+    return softmax_cuda<Log>(Tensor<T, CUDA>(x), dim);
+}
 }  // namespace detail
 
 /// softmax along `dim` (negative dims count from the end): exp(x - max) / sum(exp(x - max)),
 /// numerically stable, in two passes over memory (Note [Two-pass softmax]). float, double,
 /// half and bfloat16 (computed in float). `x` may be any tensor view or expression.
 template <expr::Expr E>
-Tensor<expr::value_t<E>, CPU> softmax(const E& x, int64_t dim) {
-  detail::require_softmax_input<E>();
-  return detail::softmax_recorded<false>(Tensor<expr::value_t<E>, CPU>(x), dim);
+Tensor<expr::value_t<E>, expr::device_t<E>> softmax(const E& x, int64_t dim) {
+  return detail::softmax_any<false>(x, dim);
 }
 
 /// log(softmax(x, dim)) computed as (x - max) - log(sum(exp(x - max))): accurate where
 /// softmax underflows.
 template <expr::Expr E>
-Tensor<expr::value_t<E>, CPU> log_softmax(const E& x, int64_t dim) {
-  detail::require_softmax_input<E>();
-  return detail::softmax_recorded<true>(Tensor<expr::value_t<E>, CPU>(x), dim);
+Tensor<expr::value_t<E>, expr::device_t<E>> log_softmax(const E& x, int64_t dim) {
+  return detail::softmax_any<true>(x, dim);
 }
 
 /// Gradient of softmax with respect to its input, from the incoming gradient `grad_out`

@@ -53,22 +53,28 @@ void record_selection(const char* name, ValuesIndices<T>& r, const Tensor<T, CPU
 template <class E>
 constexpr void require_cpu(const char* /*op*/) {
   static_assert(std::is_same_v<expr::device_t<E>, CPU>,
-                "kiln: sort/topk/unique on CUDA tensors need the CUDA backend (kiln::cuda), not "
-                "built yet");
+                "kiln: unique of CUDA tensors is not built yet; copy with .to<kiln::CPU>()");
 }
-}  // namespace detail
 
-/// Sorts along `dim`: {values, indices}, where indices (int64) are the positions of the
-/// values in the input; the gradient of the values goes back to those positions. NaN sorts as the
-/// largest value (last ascending, first descending), as in torch. Equal values always keep their
-/// input order, so `stable` only selects the algorithm (std::stable_sort instead of std::sort); the
-/// result is the same.
-template <expr::Expr E>
-ValuesIndices<expr::value_t<E>> sort(const E& x, int64_t dim = -1, bool descending = false,
-                                     bool stable = false) {
-  detail::require_cpu<E>("sort");
-  using T = expr::value_t<E>;
-  const Tensor<T, CPU> xt(x);
+/// CUB's segmented radix sort (cuda/sort.cu, Note [CUDA sort]); stable. Not recorded by
+/// autograd yet.
+template <class T>
+ValuesIndices<T, CUDA> sort_cuda(const Tensor<T, CUDA>& x, int64_t dim, bool descending);
+
+/// topk on CUDA: the sorted row's first k (NaN counts as the largest, as on the CPU).
+template <class T>
+ValuesIndices<T, CUDA> topk_cuda(const Tensor<T, CUDA>& x, int64_t k, int64_t dim, bool largest) {
+  const int d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), "topk");
+  const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
+  KILN_CHECK(k >= 0 && k <= n, ValueError, "[topk] selected index k out of range: k = ", k,
+             " but dimension ", d, " has size ", n, " (shape ", x.shape(), ")");
+  ValuesIndices<T, CUDA> r = sort_cuda(x, d, largest);
+  if (x.dim() == 0) return r;
+  return {r.values.narrow(d, 0, k), r.indices.narrow(d, 0, k)};
+}
+
+template <class T>
+ValuesIndices<T> sort_cpu(const Tensor<T, CPU>& xt, int64_t dim, bool descending, bool stable) {
   ValuesIndices<T> r;
   {
     AutoGradMode off(false);
@@ -78,26 +84,9 @@ ValuesIndices<expr::value_t<E>> sort(const E& x, int64_t dim = -1, bool descendi
   return r;
 }
 
-/// The indices that sort `x` along `dim` (sort(x, ...).indices without the values).
-template <expr::Expr E>
-Tensor<int64_t, CPU> argsort(const E& x, int64_t dim = -1, bool descending = false,
-                             bool stable = false) {
-  detail::require_cpu<E>("argsort");
-  using T = expr::value_t<E>;
-  return detail::sort_impl(Tensor<T, CPU>(x), dim, descending, stable, /*want_values=*/false)
-      .indices;
-}
-
-/// The `k` largest (or, with largest = false, smallest) elements along `dim` and their
-/// indices; NaN counts as the largest. With `sorted` they come in order (largest first
-/// for largest = true), otherwise in an unspecified order. Throws ValueError unless
-/// 0 <= k <= size(dim).
-template <expr::Expr E>
-ValuesIndices<expr::value_t<E>> topk(const E& x, int64_t k, int64_t dim = -1, bool largest = true,
-                                     bool sorted = true) {
-  detail::require_cpu<E>("topk");
-  using T = expr::value_t<E>;
-  const Tensor<T, CPU> xt(x);
+template <class T>
+ValuesIndices<T> topk_cpu(const Tensor<T, CPU>& xt, int64_t k, int64_t dim, bool largest,
+                          bool sorted) {
   ValuesIndices<T> r;
   {
     AutoGradMode off(false);
@@ -105,6 +94,49 @@ ValuesIndices<expr::value_t<E>> topk(const E& x, int64_t k, int64_t dim = -1, bo
   }
   detail::record_selection("TopkBackward", r, xt, dim, "topk");
   return r;
+}
+}  // namespace detail
+
+/// Sorts along `dim`: {values, indices}, where indices (int64) are the positions of the
+/// values in the input; the gradient of the values goes back to those positions. NaN sorts as the
+/// largest value (last ascending, first descending), as in torch. Equal values always keep their
+/// input order, so `stable` only selects the algorithm (std::stable_sort instead of std::sort); the
+/// result is the same.
+template <expr::Expr E>
+ValuesIndices<expr::value_t<E>, expr::device_t<E>> sort(const E& x, int64_t dim = -1,
+                                                        bool descending = false,
+                                                        bool stable = false) {
+  using T = expr::value_t<E>;
+  if constexpr (std::is_same_v<expr::device_t<E>, CUDA>)
+    return detail::sort_cuda(Tensor<T, CUDA>(x), dim, descending);  // always stable
+  else
+    return detail::sort_cpu(Tensor<T, CPU>(x), dim, descending, stable);
+}
+
+/// The indices that sort `x` along `dim` (sort(x, ...).indices without the values).
+template <expr::Expr E>
+Tensor<int64_t, expr::device_t<E>> argsort(const E& x, int64_t dim = -1, bool descending = false,
+                                           bool stable = false) {
+  using T = expr::value_t<E>;
+  if constexpr (std::is_same_v<expr::device_t<E>, CUDA>)
+    return detail::sort_cuda(Tensor<T, CUDA>(x), dim, descending).indices;
+  else
+    return detail::sort_impl(Tensor<T, CPU>(x), dim, descending, stable, /*want_values=*/false)
+        .indices;
+}
+
+/// The `k` largest (or, with largest = false, smallest) elements along `dim` and their
+/// indices; NaN counts as the largest. With `sorted` they come in order (largest first
+/// for largest = true), otherwise in an unspecified order. Throws ValueError unless
+/// 0 <= k <= size(dim).
+template <expr::Expr E>
+ValuesIndices<expr::value_t<E>, expr::device_t<E>> topk(const E& x, int64_t k, int64_t dim = -1,
+                                                        bool largest = true, bool sorted = true) {
+  using T = expr::value_t<E>;
+  if constexpr (std::is_same_v<expr::device_t<E>, CUDA>)
+    return detail::topk_cuda(Tensor<T, CUDA>(x), k, dim, largest);  // always sorted
+  else
+    return detail::topk_cpu(Tensor<T, CPU>(x), k, dim, largest, sorted);
 }
 
 /// The distinct elements of the flattened input, in ascending order (also when `sorted`

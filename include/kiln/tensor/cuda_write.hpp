@@ -66,17 +66,38 @@ void write_cuda(const Tensor<T, CUDA>& out, const E& e, const char* op) {
   }
 }
 
+/// An uninitialised tensor in page-locked host memory (Note [Pinned host memory]).
+template <class T>
+Tensor<T, CPU> pinned_empty(const Shape& shape) {
+  const std::size_t nbytes = static_cast<std::size_t>(numel_of(shape)) * sizeof(T);
+  void* p = cuda::detail::host_allocate(nbytes);
+  return Tensor<T, CPU>(
+      Storage<CPU>::from_blob(p, nbytes, [](void* q) { cuda::detail::host_deallocate(q); }), 0,
+      shape, contiguous_strides(shape));
+}
+
 template <class Dst, class T, class Src>
-Tensor<T, Dst> copy_to_device(const Tensor<T, Src>& x) {
+Tensor<T, Dst> copy_to_device(const Tensor<T, Src>& x, bool non_blocking) {
   static_assert(!std::is_same_v<Dst, Src>);
   const std::size_t nbytes = static_cast<std::size_t>(x.numel()) * sizeof(T);
   if constexpr (std::is_same_v<Dst, CUDA>) {
     const Tensor<T, CPU> c = x.contiguous();
     Tensor<T, CUDA> r(x.shape());
-    if (nbytes) cuda::detail::copy_to_device(r.data(), c.data(), nbytes, r.get_device());
+    if (nbytes == 0) return r;
+    void* block = c.storage().data();
+    if (non_blocking && cuda::detail::is_pinned_block(block))
+      cuda::detail::copy_to_device_async(r.data(), c.data(), block, nbytes, r.get_device());
+    else  // pageable memory: the caller may free or change it once we return, so wait
+      cuda::detail::copy_to_device(r.data(), c.data(), nbytes, r.get_device());
     return r;
   } else {
     const Tensor<T, CUDA> c = x.contiguous();
+    if (non_blocking && nbytes > 0) {
+      Tensor<T, CPU> r = pinned_empty<T>(x.shape());
+      cuda::detail::copy_to_host_async(r.data(), r.storage().data(), c.data(), nbytes,
+                                       c.get_device());
+      return r;
+    }
     Tensor<T, CPU> r(x.shape());
     if (nbytes) cuda::detail::copy_to_host(r.data(), c.data(), nbytes, c.get_device());
     return r;
@@ -84,4 +105,22 @@ Tensor<T, Dst> copy_to_device(const Tensor<T, Src>& x) {
 }
 
 }  // namespace detail
+
+namespace cuda {
+/// Whether t's memory is page-locked host memory from kiln's pinned cache (torch's
+/// Tensor.is_pinned()).
+template <class T>
+bool is_pinned(const Tensor<T, CPU>& t) {
+  return t.defined() && detail::is_pinned_block(t.storage().data());
+}
+/// A copy of t in page-locked host memory, from which `.to<kiln::CUDA>(true)` copies
+/// without waiting (torch's Tensor.pin_memory()); t itself when it is pinned already.
+template <class T>
+Tensor<T, CPU> pin_memory(const Tensor<T, CPU>& t) {
+  if (is_pinned(t)) return t;
+  Tensor<T, CPU> r = kiln::detail::pinned_empty<T>(t.shape());
+  r.copy_(t);
+  return r;
+}
+}  // namespace cuda
 }  // namespace kiln

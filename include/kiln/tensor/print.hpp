@@ -45,17 +45,29 @@ struct PrintPlan {
   std::vector<int64_t> offsets;  // element offsets (from data()) in printing order
 };
 PrintPlan print_plan(const Shape& shape, const Strides& strides);
+/// `device` >= 0: the CUDA device the elements were copied from (torch's device suffix).
 std::string format_tensor(const PrintPlan& plan, ScalarType dtype, const Shape& shape,
-                          std::span<const double> floats, std::span<const int64_t> ints);
+                          std::span<const double> floats, std::span<const int64_t> ints,
+                          int device = -1);
+
+template <class T>
+std::string format_host(const Tensor<T, CPU>& t, int device);
 }  // namespace detail
 
 /// What `print(t)` shows in PyTorch: `tensor([1., 2.])`, `tensor([[1, 2],\n        [3, 4]])`,
-/// with "..." for summarised parts and a dtype suffix for non-default dtypes.
+/// with "..." for summarised parts, a dtype suffix for non-default dtypes and
+/// `device='cuda:N'` for a CUDA tensor (its elements are copied to the host first).
 template <class T, class D>
 std::string to_string(const Tensor<T, D>& t) {
-  static_assert(std::is_same_v<D, CPU>,
-                "kiln: printing reads the tensor on the host; copy it first with .to<kiln::CPU>()");
   if (!t.defined()) return "tensor(undefined)";
+  if constexpr (std::is_same_v<D, CPU>)
+    return detail::format_host(t, -1);
+  else
+    return detail::format_host(t.template to<CPU>(), t.get_device());
+}
+
+template <class T>
+std::string detail::format_host(const Tensor<T, CPU>& t, int device) {
   const detail::PrintPlan plan = detail::print_plan(t.shape(), t.strides());
   const T* p = t.data();
   std::vector<double> floats;
@@ -68,7 +80,7 @@ std::string to_string(const Tensor<T, D>& t) {
     ints.reserve(plan.offsets.size());
     for (int64_t off : plan.offsets) ints.push_back(static_cast<int64_t>(p[off]));
   }
-  return detail::format_tensor(plan, t.dtype(), t.shape(), floats, ints);
+  return detail::format_tensor(plan, t.dtype(), t.shape(), floats, ints, device);
 }
 
 template <class T, class D>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -75,7 +76,7 @@ KILN_HD inline uint64_t join_words(uint32_t lo, uint32_t hi) {
 }
 
 // Box-Muller on (u1, u2) with u1 in (0, 1]: two independent standard normals.
-inline void box_muller(double u1, double u2, double& z0, double& z1) {
+KILN_HD inline void box_muller(double u1, double u2, double& z0, double& z1) {
   const double r = std::sqrt(-2.0 * std::log(u1));
   const double theta = 2.0 * std::numbers::pi * u2;
   z0 = r * std::cos(theta);
@@ -84,59 +85,96 @@ inline void box_muller(double u1, double u2, double& z0, double& z1) {
 
 /// A double rounded to T; reduced floats go through float, as randn always did.
 template <class T>
-T from_double(double v) {
+KILN_HD T from_double(double v) {
   if constexpr (std::is_same_v<T, double>)
     return v;
   else
     return static_cast<T>(static_cast<float>(v));
 }
 
-/// Fills p[0, n) with f(u) for the uniforms u of rand<T>: a float with 24, 11 or 8 random
-/// bits (float, half, bfloat16; exact in T) or a double with 53 (double).
-template <class T, class F>
-void fill_uniform(T* p, int64_t n, PhiloxState st, F f) {
-  const int64_t grain = kParallelGrain / 4;
+// The maths of one counter block (four words w), written once for the CPU loops below
+// and the CUDA kernels (cuda/random.cu), so both devices draw the same numbers.
+using PhiloxWords = std::array<uint32_t, 4>;
+
+/// Values of rand<T> per block: 2 for double, 4 otherwise.
+template <class T>
+inline constexpr int uniforms_per_block = std::is_same_v<T, double> ? 2 : 4;
+/// The k-th uniform of rand<T> in block w: a float with 24, 11 or 8 random bits (float,
+/// half, bfloat16; exact in T) or a double with 53 (double).
+template <class T>
+KILN_HD auto uniform_of_block(const PhiloxWords& w, int k) {
   if constexpr (std::is_same_v<T, double>) {
-    fill_by_blocks<2>(p, n, st, grain, [f](const auto& w, T* out, int count) {
-      for (int k = 0; k < count; ++k)
-        out[k] = f(u64_to_unit_double(join_words(w[2 * k], w[2 * k + 1])));
-    });
+    return u64_to_unit_double(join_words(w[2 * k], w[2 * k + 1]));
   } else {
     constexpr int bits = std::is_same_v<T, float> ? 24 : std::is_same_v<T, half> ? 11 : 8;
-    fill_by_blocks<4>(p, n, st, grain, [f](const auto& w, T* out, int count) {
-      for (int k = 0; k < count; ++k)
-        out[k] =
-            f(static_cast<float>(w[k] >> (32 - bits)) * (1.0f / static_cast<float>(1u << bits)));
-    });
+    return static_cast<float>(w[k] >> (32 - bits)) * (1.0f / static_cast<float>(1u << bits));
   }
+}
+
+/// The standard normals of randn<T> in block w (as doubles): 2 for double, 4 otherwise.
+template <class T>
+KILN_HD void normals_of_block(const PhiloxWords& w, double* z) {
+  if constexpr (std::is_same_v<T, double>) {
+    // u1 in (0, 1] keeps log() finite; u2 in [0, 1).
+    const double u1 = 1.0 - u64_to_unit_double(join_words(w[0], w[1]));
+    const double u2 = u64_to_unit_double(join_words(w[2], w[3]));
+    box_muller(u1, u2, z[0], z[1]);
+  } else {
+    constexpr double scale = 1.0 / 4294967296.0;
+    for (int pair = 0; pair < 2; ++pair) {
+      const double u1 = (static_cast<double>(w[2 * pair]) + 1.0) * scale;  // (0, 1]
+      const double u2 = static_cast<double>(w[2 * pair + 1]) * scale;      // [0, 1)
+      box_muller(u1, u2, z[2 * pair], z[2 * pair + 1]);
+    }
+  }
+}
+
+/// randint's draws: 4 per block (32-bit words) when range <= 2^32, else 2 (64-bit words).
+KILN_HD inline int randints_per_block(uint64_t range) {
+  return range <= (uint64_t{1} << 32) ? 4 : 2;
+}
+/// The k-th value in [0, range) of block w. Lemire's multiply-shift maps a uniform word
+/// onto [0, range); its bias, range / 2^bits, is below 2^-32 for 64-bit words and
+/// range / 2^32 for 32-bit ones.
+KILN_HD inline uint64_t randint_of_block(const PhiloxWords& w, int k, uint64_t range) {
+  if (range <= (uint64_t{1} << 32)) return (static_cast<uint64_t>(w[k]) * range) >> 32;
+  const uint64_t r = join_words(w[2 * k], w[2 * k + 1]);
+#if defined(__CUDA_ARCH__)
+  return __umul64hi(r, range);
+#else
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(r) * range) >> 64);
+#endif
+}
+
+/// Fills p[0, n) with f(u) for the uniforms u of rand<T>.
+template <class T, class F>
+void fill_uniform(T* p, int64_t n, PhiloxState st, F f) {
+  fill_by_blocks<uniforms_per_block<T>>(p, n, st, kParallelGrain / 4,
+                                        [f](const PhiloxWords& w, T* out, int count) {
+                                          for (int k = 0; k < count; ++k)
+                                            out[k] = f(uniform_of_block<T>(w, k));
+                                        });
 }
 
 /// Fills p[0, n) with f(z) for the standard normals z (doubles) of randn<T>.
 template <class T, class F>
 void fill_normal(T* p, int64_t n, PhiloxState st, F f) {
   const int64_t grain = 4096;  // blocks: log, sqrt, sin and cos per pair cost more than a copy
-  if constexpr (std::is_same_v<T, double>) {
-    fill_by_blocks<2>(p, n, st, grain, [f](const auto& w, T* out, int count) {
-      // u1 in (0, 1] keeps log() finite; u2 in [0, 1).
-      const double u1 = 1.0 - u64_to_unit_double(join_words(w[0], w[1]));
-      const double u2 = u64_to_unit_double(join_words(w[2], w[3]));
-      double z[2];
-      box_muller(u1, u2, z[0], z[1]);
-      for (int k = 0; k < count; ++k) out[k] = f(z[k]);
-    });
-  } else {
-    fill_by_blocks<4>(p, n, st, grain, [f](const auto& w, T* out, int count) {
-      constexpr double scale = 1.0 / 4294967296.0;
-      double z[4];
-      for (int pair = 0; pair < 2; ++pair) {
-        const double u1 = (static_cast<double>(w[2 * pair]) + 1.0) * scale;  // (0, 1]
-        const double u2 = static_cast<double>(w[2 * pair + 1]) * scale;      // [0, 1)
-        box_muller(u1, u2, z[2 * pair], z[2 * pair + 1]);
-      }
-      for (int k = 0; k < count; ++k) out[k] = f(z[k]);
-    });
-  }
+  fill_by_blocks<uniforms_per_block<T>>(p, n, st, grain,
+                                        [f](const PhiloxWords& w, T* out, int count) {
+                                          double z[4];
+                                          normals_of_block<T>(w, z);
+                                          for (int k = 0; k < count; ++k) out[k] = f(z[k]);
+                                        });
 }
+
+/// Which distribution a CUDA random fill draws (cuda/random.cu).
+enum class RandomKind : uint8_t { uniform, normal, integer };
+/// Fills the contiguous CUDA buffer p[0, n) with the numbers rand<T> (uniform), randn<T>
+/// (normal) or randint<T>(low, low + range) (integer) give on the CPU for stream st.
+template <class T>
+void random_cuda(T* p, int64_t n, PhiloxState st, RandomKind kind, int64_t low, uint64_t range,
+                 int device);
 }  // namespace detail
 
 /// Uniform samples in [0, 1), like torch.rand. Reproducible under kiln::manual_seed for any
@@ -145,12 +183,13 @@ template <class T = float, class D = CPU>
 Tensor<T, D> rand(const Shape& shape) {
   static_assert(is_floating_v<T>,
                 "kiln::rand<T>: T must be a floating dtype (float, double, half, bfloat16)");
-  static_assert(std::is_same_v<D, CPU>,
-                "kiln::rand: random CUDA tensors need the CUDA backend (kiln::cuda)");
   detail::check_random_shape(shape, "rand");
   const PhiloxState st = detail::next_philox_state();
   Tensor<T, D> t(shape);
-  detail::fill_uniform(t.data(), t.numel(), st, [](auto u) { return static_cast<T>(u); });
+  if constexpr (std::is_same_v<D, CUDA>)
+    detail::random_cuda(t.data(), t.numel(), st, detail::RandomKind::uniform, 0, 0, t.get_device());
+  else
+    detail::fill_uniform(t.data(), t.numel(), st, [](auto u) { return static_cast<T>(u); });
   return t;
 }
 
@@ -159,12 +198,14 @@ template <class T = float, class D = CPU>
 Tensor<T, D> randn(const Shape& shape) {
   static_assert(is_floating_v<T>,
                 "kiln::randn<T>: T must be a floating dtype (float, double, half, bfloat16)");
-  static_assert(std::is_same_v<D, CPU>,
-                "kiln::randn: random CUDA tensors need the CUDA backend (kiln::cuda)");
   detail::check_random_shape(shape, "randn");
   const PhiloxState st = detail::next_philox_state();
   Tensor<T, D> t(shape);
-  detail::fill_normal(t.data(), t.numel(), st, [](double z) { return detail::from_double<T>(z); });
+  if constexpr (std::is_same_v<D, CUDA>)
+    detail::random_cuda(t.data(), t.numel(), st, detail::RandomKind::normal, 0, 0, t.get_device());
+  else
+    detail::fill_normal(t.data(), t.numel(), st,
+                        [](double z) { return detail::from_double<T>(z); });
   return t;
 }
 
@@ -173,8 +214,6 @@ Tensor<T, D> randn(const Shape& shape) {
 /// dtypes: integers beyond 2^digits are not all representable).
 template <class T = int64_t, class D = CPU>
 Tensor<T, D> randint(int64_t low, int64_t high, const Shape& shape) {
-  static_assert(std::is_same_v<D, CPU>,
-                "kiln::randint: random CUDA tensors need the CUDA backend (kiln::cuda)");
   KILN_CHECK(high > low, ValueError, "[randint] expects low < high, but got low=", low,
              ", high=", high, " (shape ", shape, ")");
   int64_t lo_limit, hi_limit;
@@ -195,27 +234,21 @@ Tensor<T, D> randint(int64_t low, int64_t high, const Shape& shape) {
   detail::check_random_shape(shape, "randint");
   const PhiloxState st = detail::next_philox_state();
   Tensor<T, D> t(shape);
-  // Lemire's multiply-shift maps a uniform word onto [0, range); its bias, range / 2^bits,
-  // is below 2^-32 for 64-bit words and range / 2^32 for 32-bit ones.
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
-  const auto from = [low](uint64_t v) {
-    return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + v));
-  };
-  const int64_t grain = kParallelGrain / 4;
-  if (range <= (uint64_t{1} << 32)) {
-    detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain,
-                              [range, from](const auto& w, T* out, int count) {
-                                for (int k = 0; k < count; ++k)
-                                  out[k] = from((static_cast<uint64_t>(w[k]) * range) >> 32);
-                              });
+  if constexpr (std::is_same_v<D, CUDA>) {
+    detail::random_cuda(t.data(), t.numel(), st, detail::RandomKind::integer, low, range,
+                        t.get_device());
   } else {
-    detail::fill_by_blocks<2>(
-        t.data(), t.numel(), st, grain, [range, from](const auto& w, T* out, int count) {
-          for (int k = 0; k < count; ++k) {
-            const unsigned __int128 r = detail::join_words(w[2 * k], w[2 * k + 1]);
-            out[k] = from(static_cast<uint64_t>((r * range) >> 64));
-          }
-        });
+    const auto gen = [low, range](const auto& w, T* out, int count) {
+      for (int k = 0; k < count; ++k)
+        out[k] = static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) +
+                                                     detail::randint_of_block(w, k, range)));
+    };
+    const int64_t grain = kParallelGrain / 4;
+    if (detail::randints_per_block(range) == 4)
+      detail::fill_by_blocks<4>(t.data(), t.numel(), st, grain, gen);
+    else
+      detail::fill_by_blocks<2>(t.data(), t.numel(), st, grain, gen);
   }
   return t;
 }

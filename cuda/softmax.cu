@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// softmax and log_softmax of CUDA tensors along a dim (compiled once per dtype into
+// kiln::cuda, so g++-compiled files can call them).
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
+
+#include "device_scope.hpp"
+#include "kiln/cuda/copy.hpp"
+#include "kiln/expr/eval_cuda.cuh"
+#include "kiln/ops/softmax.hpp"
+
+namespace kiln::detail {
+namespace {
+
+// Note [CUDA softmax]
+// The input is made contiguous and viewed as [outer, n, inner] with the softmax over n.
+// Each row is read twice: pass 1 keeps a running maximum m and a running sum s of
+// exp(x - m), rescaling s when m grows (online softmax), so exp is taken once per element
+// there; pass 2 writes exp(x - m) / s, or (x - m) - log(s) for log_softmax.
+// - inner == 1 (the last dim): a warp per row. Lanes stride over the row (coalesced) and
+//   combine their (m, s) pairs with shuffles.
+// - inner > 1: a thread per (outer, inner) column; adjacent threads take adjacent columns,
+//   so each step of the walk down n reads a coalesced row.
+// Accumulation is in float for half and bfloat16 (opmath), as on the CPU. A NaN in a row,
+// or a row of -inf only, gives a NaN row, as on the CPU and in torch.
+constexpr int kThreads = 256;
+constexpr int kWarp = 32;
+
+template <class A>
+struct Online {
+  A m = -std::numeric_limits<A>::infinity();
+  A s = 0;
+  __device__ void add(A x) { merge(x, A(1)); }
+  // Adds a partial (om, os): the running sum rescaled to the larger maximum.
+  __device__ void merge(A om, A os) {
+    if (om != om || os != os || m != m || s != s) {
+      m = s = std::numeric_limits<A>::quiet_NaN();
+      return;
+    }
+    const A nm = m > om ? m : om;
+    if (nm == -std::numeric_limits<A>::infinity()) return;  // only -inf so far: s stays 0
+    s = s * math::exp(m - nm) + os * math::exp(om - nm);
+    m = nm;
+  }
+};
+
+template <bool Log, class A>
+__device__ A finish(A x, A m, A s) {
+  if constexpr (Log)
+    return (x - m) - math::log(s);
+  else
+    return math::exp(x - m) / s;
+}
+
+template <bool Log, class T>
+__global__ void __launch_bounds__(kThreads)
+    softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
+  using A = opmath_t<T>;
+  const int lane = threadIdx.x % kWarp;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (kThreads / kWarp);
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * (kThreads / kWarp) + threadIdx.x / kWarp;
+       r < rows; r += warps) {
+    const T* xr = x + r * n;
+    Online<A> o;
+    for (int64_t j = lane; j < n; j += kWarp) o.add(static_cast<A>(xr[j]));
+    for (int off = kWarp / 2; off > 0; off /= 2) {
+      const A om = __shfl_xor_sync(0xffffffffu, o.m, off);
+      const A os = __shfl_xor_sync(0xffffffffu, o.s, off);
+      o.merge(om, os);
+    }
+    T* yr = y + r * n;
+    for (int64_t j = lane; j < n; j += kWarp)
+      yr[j] = static_cast<T>(finish<Log>(static_cast<A>(xr[j]), o.m, o.s));
+  }
+}
+
+template <bool Log, class T>
+__global__ void __launch_bounds__(kThreads)
+    softmax_columns_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t n,
+                           int64_t inner) {
+  using A = opmath_t<T>;
+  const int64_t cols = outer * inner;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; c < cols; c += step) {
+    const int64_t base = (c / inner) * n * inner + c % inner;
+    Online<A> o;
+    for (int64_t k = 0; k < n; ++k) o.add(static_cast<A>(x[base + k * inner]));
+    for (int64_t k = 0; k < n; ++k)
+      y[base + k * inner] =
+          static_cast<T>(finish<Log>(static_cast<A>(x[base + k * inner]), o.m, o.s));
+  }
+}
+
+}  // namespace
+
+template <bool Log, class T>
+Tensor<T, CUDA> softmax_cuda(const Tensor<T, CUDA>& x, int64_t dim) {
+  const char* op = Log ? "log_softmax" : "softmax";
+  const int d = wrap_row_dim(dim, x.shape(), op);
+  const Tensor<T, CUDA> c = x.contiguous();
+  Tensor<T, CUDA> out(x.shape());
+  if (out.numel() == 0) return out;
+  const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
+  int64_t outer = 1, inner = 1;
+  for (int k = 0; k < d; ++k) outer *= x.shape()[k];
+  for (int k = d + 1; k < x.dim(); ++k) inner *= x.shape()[k];
+  const int device = out.get_device();
+  cuda::detail::DeviceScope scope(device);
+  cudaStream_t stream = cuda::detail::current_stream_handle(device);
+  if (inner == 1) {
+    const int64_t rows_per_block = kThreads / kWarp;
+    softmax_rows_kernel<Log><<<expr::cuda::grid_size(outer, rows_per_block), kThreads, 0, stream>>>(
+        c.data(), out.data(), outer, n);
+  } else {
+    softmax_columns_kernel<Log>
+        <<<expr::cuda::grid_size(outer * inner, kThreads), kThreads, 0, stream>>>(
+            c.data(), out.data(), outer, n, inner);
+  }
+  expr::cuda::check_launch(op);
+  return out;
+}
+
+#define KILN_SOFTMAX_INSTANTIATE(T)                                                 \
+  template Tensor<T, CUDA> softmax_cuda<false, T>(const Tensor<T, CUDA>&, int64_t); \
+  template Tensor<T, CUDA> softmax_cuda<true, T>(const Tensor<T, CUDA>&, int64_t);
+KILN_SOFTMAX_INSTANTIATE(float)
+KILN_SOFTMAX_INSTANTIATE(double)
+KILN_SOFTMAX_INSTANTIATE(half)
+KILN_SOFTMAX_INSTANTIATE(bfloat16)
+#undef KILN_SOFTMAX_INSTANTIATE
+
+}  // namespace kiln::detail
