@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "device_scope.hpp"
+#include "event_backend.hpp"
 #include "kiln/core/error.hpp"
 #include "kiln/cuda/block_cache.hpp"
 #include "kiln/cuda/memory.hpp"
@@ -18,9 +19,7 @@ namespace kiln::cuda {
 namespace {
 
 // Device calls for one device's BlockCache; each call first makes that device current.
-struct CudaBackend {
-  using Stream = cudaStream_t;
-  using Event = cudaEvent_t;
+struct CudaBackend : detail::EventBackend {
   int device = 0;
 
   void* malloc(std::size_t n) {
@@ -40,21 +39,8 @@ struct CudaBackend {
   }
   Event record(Stream s) {
     detail::check(cudaSetDevice(device), "cudaSetDevice");
-    cudaEvent_t e = nullptr;
-    detail::check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
-    detail::check(cudaEventRecord(e, s), "cudaEventRecord");
-    return e;
+    return EventBackend::record(s);
   }
-  bool done(Event e) {
-    const cudaError_t err = cudaEventQuery(e);
-    if (err == cudaErrorNotReady) {
-      cudaGetLastError();
-      return false;
-    }
-    detail::check(err, "cudaEventQuery");
-    return true;
-  }
-  void destroy(Event e) { cudaEventDestroy(e); }
   std::pair<std::size_t, std::size_t> mem_info() {
     std::size_t free = 0, total = 0;
     cudaSetDevice(device);
@@ -70,7 +56,7 @@ std::vector<std::unique_ptr<DeviceCache>>& caches() {
   static auto* all = [] {
     auto* v = new std::vector<std::unique_ptr<DeviceCache>>;
     const int n = device_count();
-    for (int d = 0; d < n; ++d) v->push_back(std::make_unique<DeviceCache>(CudaBackend{d}, d));
+    for (int d = 0; d < n; ++d) v->push_back(std::make_unique<DeviceCache>(CudaBackend{{}, d}, d));
     return v;
   }();
   return *all;

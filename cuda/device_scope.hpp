@@ -5,8 +5,9 @@
 
 #include <cuda_runtime.h>
 
-#include "check.hpp"
 #include "kiln/core/error.hpp"
+#include "kiln/cuda/check.cuh"
+#include "kiln/cuda/device_guard.cuh"
 #include "kiln/cuda/memory.hpp"
 #include "kiln/cuda/runtime.hpp"
 
@@ -22,19 +23,7 @@ inline int resolve_device(int device, const char* op) {
   return device;
 }
 
-/// Makes `device` current for a scope and restores the caller's device after.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    check(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceScope() { cudaSetDevice(previous_); }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-};
+/// Makes a device current for the calls of one function (include/kiln/cuda/device_guard.cuh).
+using DeviceScope = DeviceGuard;
 
 }  // namespace kiln::cuda::detail

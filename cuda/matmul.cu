@@ -159,9 +159,13 @@ struct CudaProduct {
   }
 };
 
+// Checks that a and b are on one device, and makes it current: the result is allocated
+// there.
 template <class T>
-void same_device(const char* op, const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b) {
+cuda::detail::DeviceScope on_device_of(const char* op, const Tensor<T, CUDA>& a,
+                                       const Tensor<T, CUDA>& b) {
   check_same_device(op, a, b);
+  return cuda::detail::DeviceScope(a.get_device());
 }
 
 }  // namespace
@@ -170,26 +174,26 @@ void same_device(const char* op, const Tensor<T, CUDA>& a, const Tensor<T, CUDA>
 // on them), so these are the forward passes only.
 template <class T>
 Tensor<T, CUDA> matmul_impl(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b) {
-  same_device("matmul", a, b);
+  const auto scope = on_device_of("matmul", a, b);
   return gemm_shapes::matmul_forward(a, b, CudaProduct{});
 }
 template <class T>
 Tensor<T, CUDA> bmm_impl(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b, const char* op) {
-  same_device(op, a, b);
+  const auto scope = on_device_of(op, a, b);
   return gemm_shapes::bmm_forward(a, b, op, CudaProduct{});
 }
 template <class T>
 Tensor<T, CUDA> addmm_impl(const Tensor<T, CUDA>& input, const Tensor<T, CUDA>& a,
                            const Tensor<T, CUDA>& b, double beta, double alpha, bool batched) {
-  same_device(batched ? "baddbmm" : "addmm", a, b);
-  same_device(batched ? "baddbmm" : "addmm", input, a);
+  check_same_device(batched ? "baddbmm" : "addmm", input, a);
+  const auto scope = on_device_of(batched ? "baddbmm" : "addmm", a, b);
   return gemm_shapes::addmm_forward(input, a, b, beta, alpha, batched, CudaProduct{});
 }
 template <class T>
 Tensor<T, CUDA> linear_impl(const Tensor<T, CUDA>& x, const Tensor<T, CUDA>& w,
                             const Tensor<T, CUDA>* bias) {
-  same_device("linear", x, w);
-  if (bias) same_device("linear", *bias, w);
+  if (bias) check_same_device("linear", *bias, w);
+  const auto scope = on_device_of("linear", x, w);
   return gemm_shapes::linear_forward(gemm_shapes::linear_shapes(x, w, bias), w, bias,
                                      CudaProduct{});
 }

@@ -6,9 +6,10 @@
 
 #include <utility>
 
-#include "check.hpp"
 #include "device_scope.hpp"
+#include "event_backend.hpp"
 #include "kiln/cuda/block_cache.hpp"
+#include "kiln/cuda/check.cuh"
 #include "kiln/cuda/copy.hpp"
 #include "kiln/cuda/memory.hpp"
 
@@ -26,10 +27,7 @@ namespace {
 // block (record_stream), so a freed block waits for an event on that stream.
 StreamHandle host_owner() { return reinterpret_cast<StreamHandle>(uintptr_t{1}); }
 
-struct PinnedBackend {
-  using Stream = cudaStream_t;
-  using Event = cudaEvent_t;
-
+struct PinnedBackend : detail::EventBackend {
   void* malloc(std::size_t n) {
     void* p = nullptr;
     const cudaError_t err = cudaHostAlloc(&p, n, cudaHostAllocPortable);
@@ -41,22 +39,6 @@ struct PinnedBackend {
     return p;
   }
   void free(void* p) { cudaFreeHost(p); }
-  Event record(Stream s) {
-    cudaEvent_t e = nullptr;
-    detail::check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
-    detail::check(cudaEventRecord(e, s), "cudaEventRecord");
-    return e;
-  }
-  bool done(Event e) {
-    const cudaError_t err = cudaEventQuery(e);
-    if (err == cudaErrorNotReady) {
-      cudaGetLastError();
-      return false;
-    }
-    detail::check(err, "cudaEventQuery");
-    return true;
-  }
-  void destroy(Event e) { cudaEventDestroy(e); }
   std::pair<std::size_t, std::size_t> mem_info() {
     const long page = sysconf(_SC_PAGESIZE);
     const auto pages = [page](int name) {
@@ -88,22 +70,25 @@ void* host_allocate(std::size_t nbytes) {
 void host_deallocate(void* p) noexcept { host_cache().deallocate(p); }
 bool is_pinned_block(void* p) { return p && host_cache().owns(p); }
 
+namespace {
+// Queues a copy between pinned memory (in the block at `host_block`) and the device on the
+// current stream; the block waits for the copy before it is reused.
+void copy_async(void* dst, const void* src, void* host_block, std::size_t nbytes,
+                cudaMemcpyKind kind, int device) {
+  DeviceScope scope(device);
+  cudaStream_t s = current_stream_handle(device);
+  check(cudaMemcpyAsync(dst, src, nbytes, kind, s), "cudaMemcpyAsync (non_blocking)");
+  host_cache().record_stream(host_block, s);
+}
+}  // namespace
+
 void copy_to_device_async(void* dst, const void* src, void* src_block, std::size_t nbytes,
                           int device) {
-  DeviceScope scope(device);
-  cudaStream_t s = current_stream_handle(device);
-  check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s),
-        "cudaMemcpyAsync (to device, non_blocking)");
-  host_cache().record_stream(src_block, s);
+  copy_async(dst, src, src_block, nbytes, cudaMemcpyHostToDevice, device);
 }
-
 void copy_to_host_async(void* dst, void* dst_block, const void* src, std::size_t nbytes,
                         int device) {
-  DeviceScope scope(device);
-  cudaStream_t s = current_stream_handle(device);
-  check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, s),
-        "cudaMemcpyAsync (to host, non_blocking)");
-  host_cache().record_stream(dst_block, s);
+  copy_async(dst, src, dst_block, nbytes, cudaMemcpyDeviceToHost, device);
 }
 
 }  // namespace detail

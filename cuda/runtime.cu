@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "check.hpp"
 #include "kiln/core/error.hpp"
+#include "kiln/cuda/check.cuh"
 #include "kiln/cuda/runtime.hpp"
 #include "kiln/expr/functors/binary.hpp"
 #include "kiln/expr/functors/ternary.hpp"

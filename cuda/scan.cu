@@ -6,6 +6,7 @@
 #include <cub/block/block_scan.cuh>
 
 #include "device_scope.hpp"
+#include "dim_split.hpp"
 #include "kiln/cuda/copy.hpp"
 #include "kiln/expr/eval_cuda.cuh"
 #include "kiln/ops/scan.hpp"
@@ -77,27 +78,20 @@ Tensor<scan_out_t<T>, CUDA> scan_cuda(const Tensor<T, CUDA>& x, int64_t dim) {
   using O = scan_out_t<T>;
   using A = scan_acc_t<T>;
   const char* op = Prod ? "cumprod" : "cumsum";
-  const int d = wrap_row_dim(dim, x.shape(), op);
-  const Tensor<T, CUDA> c = x.contiguous();
-  Tensor<O, CUDA> out(x.shape());
-  if (out.numel() == 0) return out;
-  const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
-  int64_t outer = 1, inner = 1;
-  for (int k = 0; k < d; ++k) outer *= x.shape()[k];
-  for (int k = d + 1; k < x.dim(); ++k) inner *= x.shape()[k];
-  const int device = out.get_device();
-  cuda::detail::DeviceScope scope(device);
-  cudaStream_t stream = cuda::detail::current_stream_handle(device);
+  cuda::detail::AlongDim<O, T> a(x, dim, op);
+  if (a.out.numel() == 0) return a.out;
+  const auto [outer, n, inner] = a.split;
   if (inner == 1) {
     const unsigned grid = static_cast<unsigned>(std::min<int64_t>(outer, int64_t{1} << 30));
-    scan_rows_kernel<Prod, T, O, A><<<grid, kThreads, 0, stream>>>(c.data(), out.data(), outer, n);
+    scan_rows_kernel<Prod, T, O, A>
+        <<<grid, kThreads, 0, a.stream>>>(a.in.data(), a.out.data(), outer, n);
   } else {
     scan_columns_kernel<Prod, T, O, A>
-        <<<expr::cuda::grid_size(outer * inner, kThreads), kThreads, 0, stream>>>(
-            c.data(), out.data(), outer, n, inner);
+        <<<expr::cuda::grid_size(outer * inner, kThreads), kThreads, 0, a.stream>>>(
+            a.in.data(), a.out.data(), outer, n, inner);
   }
   expr::cuda::check_launch(op);
-  return out;
+  return a.out;
 }
 
 #define KILN_SCAN_INSTANTIATE(T)                                                             \

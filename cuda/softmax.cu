@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "device_scope.hpp"
+#include "dim_split.hpp"
 #include "kiln/cuda/copy.hpp"
 #include "kiln/expr/eval_cuda.cuh"
 #include "kiln/ops/softmax.hpp"
@@ -98,28 +99,21 @@ __global__ void __launch_bounds__(kThreads)
 template <bool Log, class T>
 Tensor<T, CUDA> softmax_cuda(const Tensor<T, CUDA>& x, int64_t dim) {
   const char* op = Log ? "log_softmax" : "softmax";
-  const int d = wrap_row_dim(dim, x.shape(), op);
-  const Tensor<T, CUDA> c = x.contiguous();
-  Tensor<T, CUDA> out(x.shape());
-  if (out.numel() == 0) return out;
-  const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
-  int64_t outer = 1, inner = 1;
-  for (int k = 0; k < d; ++k) outer *= x.shape()[k];
-  for (int k = d + 1; k < x.dim(); ++k) inner *= x.shape()[k];
-  const int device = out.get_device();
-  cuda::detail::DeviceScope scope(device);
-  cudaStream_t stream = cuda::detail::current_stream_handle(device);
+  cuda::detail::AlongDim<T, T> a(x, dim, op);
+  if (a.out.numel() == 0) return a.out;
+  const auto [outer, n, inner] = a.split;
   if (inner == 1) {
     const int64_t rows_per_block = kThreads / kWarp;
-    softmax_rows_kernel<Log><<<expr::cuda::grid_size(outer, rows_per_block), kThreads, 0, stream>>>(
-        c.data(), out.data(), outer, n);
+    softmax_rows_kernel<Log>
+        <<<expr::cuda::grid_size(outer, rows_per_block), kThreads, 0, a.stream>>>(
+            a.in.data(), a.out.data(), outer, n);
   } else {
     softmax_columns_kernel<Log>
-        <<<expr::cuda::grid_size(outer * inner, kThreads), kThreads, 0, stream>>>(
-            c.data(), out.data(), outer, n, inner);
+        <<<expr::cuda::grid_size(outer * inner, kThreads), kThreads, 0, a.stream>>>(
+            a.in.data(), a.out.data(), outer, n, inner);
   }
   expr::cuda::check_launch(op);
-  return out;
+  return a.out;
 }
 
 #define KILN_SOFTMAX_INSTANTIATE(T)                                                 \

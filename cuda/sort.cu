@@ -82,6 +82,8 @@ template <class T>
 ValuesIndices<T, CUDA> sort_cuda(const Tensor<T, CUDA>& x, int64_t dim, bool descending) {
   using K = sort_key_t<T>;
   const int d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), "sort");
+  const int device = x.get_device();
+  cuda::detail::DeviceScope scope(device);  // what follows is allocated on x's device
   // The sorted dim last and contiguous: rows of n elements.
   const Tensor<T, CUDA> rows = x.dim() == 0 ? x.reshape({1}) : x.transpose(d, -1).contiguous();
   const int64_t numel = rows.numel();
@@ -93,8 +95,6 @@ ValuesIndices<T, CUDA> sort_cuda(const Tensor<T, CUDA>& x, int64_t dim, bool des
                "[sort] CUDA sort handles at most 2^31 - 1 elements, got ", numel, " (shape ",
                x.shape(), ")");
     const int64_t n_rows = numel / n;
-    const int device = x.get_device();
-    cuda::detail::DeviceScope scope(device);
     cudaStream_t stream = cuda::detail::current_stream_handle(device);
     const auto bytes = [](int64_t count, std::size_t size) {
       return static_cast<std::size_t>(count) * size;

@@ -45,15 +45,7 @@ void Stream::synchronize() const {
   detail::check(cudaStreamSynchronize(handle_), "cudaStreamSynchronize");
 }
 
-bool Stream::query() const {
-  const cudaError_t err = cudaStreamQuery(handle_);
-  if (err == cudaErrorNotReady) {
-    cudaGetLastError();
-    return false;
-  }
-  detail::check(err, "cudaStreamQuery");
-  return true;
-}
+bool Stream::query() const { return detail::ready(cudaStreamQuery(handle_), "cudaStreamQuery"); }
 
 void Stream::wait_event(const Event& e) const {
   if (!e.handle()) return;  // never recorded: nothing to wait for
@@ -95,13 +87,7 @@ void Event::synchronize() const {
 
 bool Event::query() const {
   if (!handle_) return true;
-  const cudaError_t err = cudaEventQuery(handle_);
-  if (err == cudaErrorNotReady) {
-    cudaGetLastError();
-    return false;
-  }
-  detail::check(err, "cudaEventQuery");
-  return true;
+  return detail::ready(cudaEventQuery(handle_), "cudaEventQuery");
 }
 
 float Event::elapsed_time(const Event& end) const {

@@ -8,39 +8,19 @@
 #if defined(KILN_WITH_CUDA) && KILN_WITH_CUDA
 #include <cmath>
 
-#include "kiln/cuda/runtime.hpp"
-#include "kiln/kiln.hpp"
+#include "cuda/cuda_check.hpp"
 
 namespace {
 
 using kiln::CUDA;
 using kiln::Shape;
-
-template <class T>
-double max_rel_diff(const kiln::Tensor<T>& got, const kiln::Tensor<T>& want) {
-  REQUIRE(got.shape() == want.shape());
-  const auto g = got.contiguous(), w = want.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < g.numel(); ++i) {
-    const double a = static_cast<double>(g.data()[i]), b = static_cast<double>(w.data()[i]);
-    m = std::max(m, std::abs(a - b) / std::max(1.0, std::abs(b)));
-  }
-  return m;
-}
+using kiln_test::have_gpu;
+using kiln_test::max_rel_diff;
 
 // Products of k terms of size ~1: float rounding grows with sqrt(k).
 template <class T>
 double tolerance() {
-  if constexpr (std::is_same_v<T, kiln::half>) return 1e-2;
-  if constexpr (std::is_same_v<T, kiln::bfloat16>) return 5e-2;
-  if constexpr (std::is_same_v<T, float>) return 1e-5;
-  return 1e-12;
-}
-
-bool have_gpu() {
-  if (kiln::cuda::is_available()) return true;
-  WARN("no CUDA device: CUDA matmul test skipped");
-  return false;
+  return kiln_test::by_dtype<T>(1e-2, 5e-2, 1e-5, 1e-12);
 }
 
 template <class T>
@@ -56,7 +36,7 @@ kiln::Tensor<T> host(const kiln::Tensor<T, CUDA>& t) {
 
 TEMPLATE_TEST_CASE("CUDA: matmul's shapes give the CPU's products", "[cuda][matmul]", float, double,
                    kiln::half, kiln::bfloat16) {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA matmul test")) return;
   using T = TestType;
   const std::vector<std::pair<Shape, Shape>> cases{{{5}, {5}},
                                                    {{3, 5}, {5}},
@@ -78,7 +58,7 @@ TEMPLATE_TEST_CASE("CUDA: matmul's shapes give the CPU's products", "[cuda][matm
 }
 
 TEST_CASE("CUDA: transposed, strided and broadcast operands", "[cuda][matmul]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA matmul test")) return;
   kiln::manual_seed(22);
   const auto a = kiln::randn<float>({40, 30}), b = kiln::randn<float>({50, 40});
   // a.t() and b.t() go to cuBLAS as transposed operands, no copy.
@@ -101,7 +81,7 @@ TEST_CASE("CUDA: transposed, strided and broadcast operands", "[cuda][matmul]") 
 }
 
 TEST_CASE("CUDA: mm, mv, bmm, addmm, baddbmm and linear", "[cuda][matmul]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA matmul test")) return;
   kiln::manual_seed(23);
   const auto a = kiln::randn<double>({7, 5}), b = kiln::randn<double>({5, 6});
   const auto v = kiln::randn<double>({5});
@@ -127,7 +107,7 @@ TEST_CASE("CUDA: mm, mv, bmm, addmm, baddbmm and linear", "[cuda][matmul]") {
 }
 
 TEST_CASE("CUDA: matmul errors name the shapes", "[cuda][matmul]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA matmul test")) return;
   const auto a = kiln::zeros<float, CUDA>({3, 4}), b = kiln::zeros<float, CUDA>({5, 2});
   CHECK_THROWS_AS(kiln::matmul(a, b), kiln::ShapeError);
   try {

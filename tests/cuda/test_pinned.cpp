@@ -5,9 +5,8 @@
 #include <catch2/catch.hpp>
 
 #if defined(KILN_WITH_CUDA) && KILN_WITH_CUDA
-#include "kiln/cuda/runtime.hpp"
+#include "cuda/cuda_check.hpp"
 #include "kiln/cuda/stream.hpp"
-#include "kiln/kiln.hpp"
 
 TEST_CASE("CUDA pinned memory: without a GPU, pin_memory names the missing device", "[cuda]") {
   if (kiln::cuda::is_available()) return;
@@ -16,10 +15,7 @@ TEST_CASE("CUDA pinned memory: without a GPU, pin_memory names the missing devic
 }
 
 TEST_CASE("CUDA pinned memory: non_blocking copies both ways", "[cuda]") {
-  if (!kiln::cuda::is_available()) {
-    WARN("no CUDA device: pinned memory test skipped");
-    return;
-  }
+  if (!kiln_test::have_gpu("CUDA pinned memory test")) return;
   const auto x = kiln::arange<float>(0, 1 << 20).reshape({1024, 1024});
   CHECK_FALSE(kiln::cuda::is_pinned(x));
   const auto p = kiln::cuda::pin_memory(x);
@@ -39,7 +35,7 @@ TEST_CASE("CUDA pinned memory: non_blocking copies both ways", "[cuda]") {
 }
 
 TEST_CASE("CUDA pinned memory: a freed block waits for the copy that reads it", "[cuda]") {
-  if (!kiln::cuda::is_available()) return;
+  if (!kiln_test::have_gpu("CUDA pinned memory test")) return;
   const int64_t n = int64_t{64} << 20;  // 256 MB: the copy takes a while
   kiln::Tensor<float, kiln::CUDA> g;
   {

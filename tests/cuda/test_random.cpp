@@ -6,22 +6,12 @@
 #if defined(KILN_WITH_CUDA) && KILN_WITH_CUDA
 #include <cmath>
 
-#include "kiln/cuda/runtime.hpp"
-#include "kiln/kiln.hpp"
+#include "cuda/cuda_check.hpp"
 
 namespace {
 
-// Largest |a - b| / max(1, |b|) over the elements.
-template <class T>
-double max_rel_diff(const kiln::Tensor<T>& got, const kiln::Tensor<T>& want) {
-  REQUIRE(got.shape() == want.shape());
-  double m = 0;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const double a = static_cast<double>(got.data()[i]), b = static_cast<double>(want.data()[i]);
-    m = std::max(m, std::abs(a - b) / std::max(1.0, std::abs(b)));
-  }
-  return m;
-}
+using kiln_test::have_gpu;
+using kiln_test::max_rel_diff;
 
 template <class T>
 void check_same_streams() {
@@ -44,15 +34,12 @@ void check_same_streams() {
 
 TEMPLATE_TEST_CASE("CUDA: rand and randn draw the CPU's numbers for a seed", "[cuda][random]",
                    float, double, kiln::half, kiln::bfloat16) {
-  if (!kiln::cuda::is_available()) {
-    WARN("no CUDA device: CUDA random test skipped");
-    return;
-  }
+  if (!have_gpu("CUDA random test")) return;
   check_same_streams<TestType>();
 }
 
 TEST_CASE("CUDA: randint draws the CPU's integers, 32- and 64-bit ranges", "[cuda][random]") {
-  if (!kiln::cuda::is_available()) return;
+  if (!have_gpu("CUDA random test")) return;
   kiln::manual_seed(5);
   const auto a = kiln::randint<int32_t>(-3, 10, {1001});
   const auto b = kiln::randint<int64_t>(0, int64_t{1} << 40, {513});

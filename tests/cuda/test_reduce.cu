@@ -6,41 +6,19 @@
 #include <cmath>
 #include <functional>
 
-#include "kiln/cuda/runtime.hpp"
-#include "kiln/kiln.hpp"
+#include "cuda/cuda_check.hpp"
 
 namespace {
 
 using kiln::CUDA;
 using kiln::Dims;
 using kiln::Shape;
-
-template <class T>
-double max_rel_diff(const kiln::Tensor<T>& got, const kiln::Tensor<T>& want) {
-  REQUIRE(got.shape() == want.shape());
-  const auto g = got.contiguous(), w = want.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < g.numel(); ++i) {
-    const double a = static_cast<double>(g.data()[i]), b = static_cast<double>(w.data()[i]);
-    if (std::isnan(a) && std::isnan(b)) continue;
-    if (a == b) continue;  // equal infinities
-    m = std::max(m, std::abs(a - b) / std::max(1.0, std::abs(b)));
-  }
-  return m;
-}
+using kiln_test::have_gpu;
+using kiln_test::max_rel_diff;
 
 template <class T>
 double tolerance() {
-  if constexpr (std::is_same_v<T, kiln::half>) return 2e-3;
-  if constexpr (std::is_same_v<T, kiln::bfloat16>) return 1.6e-2;
-  if constexpr (std::is_same_v<T, float>) return 2e-5;
-  return 1e-12;
-}
-
-bool have_gpu() {
-  if (kiln::cuda::is_available()) return true;
-  WARN("no CUDA device: CUDA reduction test skipped");
-  return false;
+  return kiln_test::by_dtype<T>(2e-3, 1.6e-2, 2e-5, 1e-12);
 }
 
 const std::vector<Shape>& shapes() {
@@ -62,7 +40,7 @@ std::vector<Dims> dim_lists(int nd) {
 // bfloat16 takes half's path (float accumulators, rounded once): half stands for both.
 TEMPLATE_TEST_CASE("CUDA: fused sum, mean, amax, amin and prod give the CPU's", "[cuda][reduce]",
                    float, double, kiln::half) {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA reduction test")) return;
   using T = TestType;
   for (const Shape& shape : shapes()) {
     kiln::manual_seed(5);
@@ -89,7 +67,7 @@ TEMPLATE_TEST_CASE("CUDA: fused sum, mean, amax, amin and prod give the CPU's", 
 
 TEMPLATE_TEST_CASE("CUDA: var, std, logsumexp and norm give the CPU's", "[cuda][reduce]", float,
                    double) {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA reduction test")) return;
   using T = TestType;
   kiln::manual_seed(6);
   const kiln::Tensor<T> x = kiln::randn<T>({64, 33, 9}) * T(3);
@@ -117,7 +95,7 @@ TEMPLATE_TEST_CASE("CUDA: var, std, logsumexp and norm give the CPU's", "[cuda][
 
 TEST_CASE("CUDA: integer and bool reductions, transposed and broadcast operands",
           "[cuda][reduce]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA reduction test")) return;
   const auto i = kiln::arange<int32_t>(0, 6000).reshape({60, 100});
   const auto gi = i.to<CUDA>();
   for (const Dims& dims : dim_lists(2)) {
@@ -138,7 +116,7 @@ TEST_CASE("CUDA: integer and bool reductions, transposed and broadcast operands"
 }
 
 TEST_CASE("CUDA: long reductions split into pieces are deterministic", "[cuda][reduce]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA reduction test")) return;
   kiln::manual_seed(8);
   const auto x = kiln::rand<float>({1 << 22});
   const auto gx = x.to<CUDA>();
@@ -154,7 +132,7 @@ TEST_CASE("CUDA: long reductions split into pieces are deterministic", "[cuda][r
 }
 
 TEST_CASE("CUDA: argmax, argmin and max/min along a dim give the CPU's", "[cuda][reduce]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA reduction test")) return;
   kiln::manual_seed(9);
   // Few distinct values: many ties, which go to the first index.
   const kiln::Tensor<float> x = kiln::cast<float>(kiln::randint<int32_t>(0, 5, {64, 3000}));

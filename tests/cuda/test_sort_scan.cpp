@@ -8,13 +8,14 @@
 #include <cmath>
 #include <cstring>
 
-#include "kiln/cuda/runtime.hpp"
-#include "kiln/kiln.hpp"
+#include "cuda/cuda_check.hpp"
 
 namespace {
 
 using kiln::CUDA;
 using kiln::Shape;
+using kiln_test::have_gpu;
+using kiln_test::max_rel_diff;
 
 // Bitwise equality for floats (NaN == NaN, -0.0 != +0.0), value equality otherwise.
 template <class T>
@@ -31,29 +32,11 @@ bool same(const kiln::Tensor<T>& got, const kiln::Tensor<T>& want) {
   return true;
 }
 
-template <class T>
-double max_rel_diff(const kiln::Tensor<T>& got, const kiln::Tensor<T>& want) {
-  REQUIRE(got.shape() == want.shape());
-  const auto g = got.contiguous(), w = want.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < g.numel(); ++i) {
-    const double a = static_cast<double>(g.data()[i]), b = static_cast<double>(w.data()[i]);
-    m = std::max(m, std::abs(a - b) / std::max(1.0, std::abs(b)));
-  }
-  return m;
-}
-
-bool have_gpu() {
-  if (kiln::cuda::is_available()) return true;
-  WARN("no CUDA device: CUDA sort/scan test skipped");
-  return false;
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("CUDA: sort and argsort give the CPU's stable order", "[cuda][sort]", float,
                    double, kiln::half, int32_t, int64_t, uint8_t) {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA sort/scan test")) return;
   using T = TestType;
   for (const Shape& shape : {Shape{1}, Shape{300}, Shape{20, 37}, Shape{3, 4, 50}, Shape{0, 5}}) {
     kiln::manual_seed(41);
@@ -73,7 +56,7 @@ TEMPLATE_TEST_CASE("CUDA: sort and argsort give the CPU's stable order", "[cuda]
 }
 
 TEST_CASE("CUDA: sort puts NaN last and keeps signed zeros in input order", "[cuda][sort]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA sort/scan test")) return;
   const auto x = kiln::tensor<float>({3, -NAN, 0.0f, -1, NAN, -0.0f, INFINITY, -INFINITY, 0.0f});
   for (bool desc : {false, true}) {
     const auto want = kiln::sort(x, 0, desc);
@@ -84,7 +67,7 @@ TEST_CASE("CUDA: sort puts NaN last and keeps signed zeros in input order", "[cu
 }
 
 TEST_CASE("CUDA: topk gives the CPU's values, and indices that point at them", "[cuda][sort]") {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA sort/scan test")) return;
   kiln::manual_seed(42);
   const auto x = kiln::randn<float>({16, 500});
   const auto gx = x.to<CUDA>();
@@ -102,7 +85,7 @@ TEST_CASE("CUDA: topk gives the CPU's values, and indices that point at them", "
 
 TEMPLATE_TEST_CASE("CUDA: cumsum and cumprod give the CPU's along every dim", "[cuda][scan]", float,
                    double, kiln::half, int32_t, bool) {
-  if (!have_gpu()) return;
+  if (!have_gpu("CUDA sort/scan test")) return;
   using T = TestType;
   for (const Shape& shape : {Shape{1}, Shape{1000}, Shape{7, 300}, Shape{3, 5, 4}, Shape{0, 3}}) {
     kiln::manual_seed(43);

@@ -5,9 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "kiln/cuda/runtime.hpp"
+#include "cuda/cuda_check.hpp"
 #include "kiln/cuda/stream.hpp"
-#include "kiln/kiln.hpp"
 
 namespace {
 
@@ -30,17 +29,11 @@ double tolerance() {
   return 1e-14;
 }
 
-bool have_gpu() {
-  if (kiln::cuda::is_available()) return true;
-  WARN("no CUDA device: CUDA tensor test skipped");
-  return false;
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("CUDA: one fused kernel gives the CPU's a*b + c*d - sin(e)", "[cuda]", float,
                    double, kiln::half, kiln::bfloat16) {
-  if (!have_gpu()) return;
+  if (!kiln_test::have_gpu("CUDA tensor test")) return;
   using T = TestType;
   for (const kiln::Shape& shape : {kiln::Shape{0}, kiln::Shape{1}, kiln::Shape{1000},
                                    kiln::Shape{37, 129}, kiln::Shape{3, 1, 4, 5}}) {
@@ -58,7 +51,7 @@ TEMPLATE_TEST_CASE("CUDA: one fused kernel gives the CPU's a*b + c*d - sin(e)", 
 }
 
 TEST_CASE("CUDA: broadcast, strided and transposed operands and outputs", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!kiln_test::have_gpu("CUDA tensor test")) return;
   kiln::manual_seed(2);
   const auto a = kiln::randn<float>({64, 1}), b = kiln::randn<float>({1, 33});
   const auto m = kiln::randn<float>({33, 64});
@@ -81,7 +74,7 @@ TEST_CASE("CUDA: broadcast, strided and transposed operands and outputs", "[cuda
 }
 
 TEST_CASE("CUDA: integer and bool results, fill and aliasing", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!kiln_test::have_gpu("CUDA tensor test")) return;
   const auto i = kiln::arange<int32_t>(0, 1000).reshape({10, 100});
   const auto gi = i.to<kiln::CUDA>();
   const kiln::Tensor<int32_t, kiln::CUDA> sq = gi * gi + 3;
@@ -106,7 +99,7 @@ TEST_CASE("CUDA: integer and bool results, fill and aliasing", "[cuda]") {
 }
 
 TEST_CASE("CUDA: expressions run on the current stream", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!kiln_test::have_gpu("CUDA tensor test")) return;
   kiln::cuda::Stream s;
   const auto x = kiln::arange<float>(0, 1 << 20);
   kiln::Tensor<float, kiln::CUDA> y;
@@ -121,7 +114,7 @@ TEST_CASE("CUDA: expressions run on the current stream", "[cuda]") {
 }
 
 TEST_CASE("CUDA: autograd on CUDA tensors is refused with a clear error", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!kiln_test::have_gpu("CUDA tensor test")) return;
   auto w = kiln::ones<float, kiln::CUDA>({3});
   CHECK_THROWS_AS(w.requires_grad_(), kiln::AutogradError);
 }

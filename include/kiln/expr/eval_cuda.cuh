@@ -15,6 +15,7 @@
 
 #include "kiln/core/error.hpp"
 #include "kiln/core/shape.hpp"
+#include "kiln/cuda/device_guard.cuh"
 #include "kiln/expr/eval_cpu.hpp"
 #include "kiln/expr/node.hpp"
 

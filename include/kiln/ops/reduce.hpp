@@ -59,26 +59,32 @@ inline constexpr bool reduce_dependent_false = false;
 template <class RF, class A, class O, class E, class Fin>
 Tensor<O, expr::device_t<E>> reduce(const E& e, uint32_t mask, bool keepdim, Fin fin) {
   using D = expr::device_t<E>;
-  Tensor<O, D> out(reduced_shape(e.shape(), mask, keepdim));
+  const Shape out_shape = reduced_shape(e.shape(), mask, keepdim);
   if constexpr (std::is_same_v<D, CPU>) {
+    Tensor<O, CPU> out(out_shape);
     expr::reduce_cpu<A>(e, mask, out.data(), RF{}, fin);
+    return out;
   } else {
 #if defined(__CUDACC__)
-    const int device = out.get_device();
+    // The operands' device, made current: the result is allocated and computed there.
+    int device = -1;
     e.for_each_leaf([&](const auto& leaf) {
+      if (device < 0) device = leaf.get_device();
       KILN_CHECK(leaf.get_device() == device, DeviceError, "[", RF::name,
-                 "] an operand is on CUDA device ", leaf.get_device(), " and the result on device ",
-                 device);
+                 "] operands are on CUDA devices ", device, " and ", leaf.get_device());
     });
+    if (device < 0) device = cuda::current_device();
+    cuda::DeviceGuard guard(device);
+    Tensor<O, D> out(out_shape);
     expr::cuda::reduce<A>(e, mask, out.data(), RF{}, fin, device,
                           cuda::detail::current_stream_handle(device));
+    return out;
 #else
     static_assert(reduce_dependent_false<E>,
                   "kiln: a reduction of CUDA tensors is a kernel that nvcc generates for the "
                   "expression: compile this file as CUDA (a .cu file) and link kiln::cuda");
 #endif
   }
-  return out;
 }
 
 template <class T>

@@ -56,6 +56,7 @@ void write_cuda(const Tensor<T, CUDA>& out, const E& e, const char* op) {
                  "] an operand is on CUDA device ", leaf.get_device(), " and the result on device ",
                  out.get_device());
     });
+    cuda::DeviceGuard guard(out.get_device());
     expr::cuda::run(out.data(), out.shape(), out.strides(), e,
                     cuda::detail::current_stream_handle(out.get_device()));
 #else
