@@ -4,8 +4,6 @@
 #include <cublas_v2.h>
 
 #include <climits>
-#include <mutex>
-#include <string>
 #include <unordered_map>
 
 #include "../src/matmul_forward.hpp"

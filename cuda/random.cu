@@ -15,7 +15,7 @@
 namespace kiln::detail {
 namespace {
 
-constexpr int kThreads = 256;
+using expr::cuda::kThreads;
 
 // Element i comes from counter block i / K, word(s) i % K, as on the CPU.
 template <class T>

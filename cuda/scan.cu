@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <cub/block/block_scan.cuh>
+#include <type_traits>
 
 #include "device_scope.hpp"
 #include "dim_split.hpp"
 #include "kiln/cuda/copy.hpp"
 #include "kiln/expr/eval_cuda.cuh"
+#include "kiln/expr/functors/reduce.hpp"
 #include "kiln/ops/scan.hpp"
 
 namespace kiln::detail {
@@ -24,27 +26,23 @@ namespace {
 //   agree to rounding, not bit for bit.
 // - inner > 1: a thread per (outer, inner) column, scanning in order (adjacent threads
 //   take adjacent columns: coalesced); the CPU's order exactly.
-constexpr int kThreads = 256;
+using expr::cuda::kThreads;
 
+// The combine of the running total: the reductions' functors (expr/functors/reduce.hpp).
 template <bool Prod>
-struct Combine {
-  template <class A>
-  __device__ A operator()(A a, A b) const {
-    return Prod ? math::mul(a, b) : math::add(a, b);
-  }
-};
+using ScanOp = std::conditional_t<Prod, expr::op::ProdReduce, expr::op::SumReduce>;
 
 template <bool Prod, class T, class O, class A>
 __global__ void __launch_bounds__(kThreads)
     scan_rows_kernel(const T* __restrict__ x, O* __restrict__ y, int64_t rows, int64_t n) {
   using BlockScan = cub::BlockScan<A, kThreads>;
   __shared__ typename BlockScan::TempStorage temp;
-  const Combine<Prod> op;
+  const ScanOp<Prod> op;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    A carry = A(Prod ? 1 : 0);
+    A carry = ScanOp<Prod>::template identity<A>();
     for (int64_t base = 0; base < n; base += kThreads) {
       const int64_t j = base + threadIdx.x;
-      const A v = j < n ? static_cast<A>(x[r * n + j]) : A(Prod ? 1 : 0);
+      const A v = j < n ? static_cast<A>(x[r * n + j]) : ScanOp<Prod>::template identity<A>();
       A inclusive, total;
       BlockScan(temp).InclusiveScan(v, inclusive, op, total);
       if (j < n) y[r * n + j] = static_cast<O>(op(carry, inclusive));
@@ -58,12 +56,12 @@ template <bool Prod, class T, class O, class A>
 __global__ void __launch_bounds__(kThreads)
     scan_columns_kernel(const T* __restrict__ x, O* __restrict__ y, int64_t outer, int64_t n,
                         int64_t inner) {
-  const Combine<Prod> op;
+  const ScanOp<Prod> op;
   const int64_t cols = outer * inner;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads;
   for (int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; c < cols; c += step) {
     const int64_t base = (c / inner) * n * inner + c % inner;
-    A acc = A(Prod ? 1 : 0);
+    A acc = ScanOp<Prod>::template identity<A>();
     for (int64_t k = 0; k < n; ++k) {
       acc = op(acc, static_cast<A>(x[base + k * inner]));
       y[base + k * inner] = static_cast<O>(acc);

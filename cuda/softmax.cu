@@ -10,6 +10,7 @@
 #include "dim_split.hpp"
 #include "kiln/cuda/copy.hpp"
 #include "kiln/expr/eval_cuda.cuh"
+#include "kiln/expr/functors/reduce.hpp"
 #include "kiln/ops/softmax.hpp"
 
 namespace kiln::detail {
@@ -18,34 +19,20 @@ namespace {
 // Note [CUDA softmax]
 // The input is made contiguous and viewed as [outer, n, inner] with the softmax over n.
 // Each row is read twice: pass 1 keeps a running maximum m and a running sum s of
-// exp(x - m), rescaling s when m grows (online softmax), so exp is taken once per element
-// there; pass 2 writes exp(x - m) / s, or (x - m) - log(s) for log_softmax.
+// exp(x - m), rescaling s when m grows (online softmax; the pairs combine with
+// logsumexp's functor); pass 2 writes exp(x - m) / s, or (x - m) - log(s) for log_softmax.
 // - inner == 1 (the last dim): a warp per row. Lanes stride over the row (coalesced) and
 //   combine their (m, s) pairs with shuffles.
 // - inner > 1: a thread per (outer, inner) column; adjacent threads take adjacent columns,
 //   so each step of the walk down n reads a coalesced row.
 // Accumulation is in float for half and bfloat16 (opmath), as on the CPU. A NaN in a row,
 // or a row of -inf only, gives a NaN row, as on the CPU and in torch.
-constexpr int kThreads = 256;
+using expr::cuda::kThreads;
 constexpr int kWarp = 32;
 
-template <class A>
-struct Online {
-  A m = -std::numeric_limits<A>::infinity();
-  A s = 0;
-  __device__ void add(A x) { merge(x, A(1)); }
-  // Adds a partial (om, os): the running sum rescaled to the larger maximum.
-  __device__ void merge(A om, A os) {
-    if (om != om || os != os || m != m || s != s) {
-      m = s = std::numeric_limits<A>::quiet_NaN();
-      return;
-    }
-    const A nm = m > om ? m : om;
-    if (nm == -std::numeric_limits<A>::infinity()) return;  // only -inf so far: s stays 0
-    s = s * math::exp(m - nm) + os * math::exp(om - nm);
-    m = nm;
-  }
-};
+// Running (max, sum of exp(x - max)) pairs combine as logsumexp's accumulators do: one
+// functor for both (expr/functors/reduce.hpp), NaN and infinities included.
+using Lse = expr::op::LogSumExpReduce;
 
 template <bool Log, class A>
 __device__ A finish(A x, A m, A s) {
@@ -64,13 +51,12 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * (kThreads / kWarp) + threadIdx.x / kWarp;
        r < rows; r += warps) {
     const T* xr = x + r * n;
-    Online<A> o;
-    for (int64_t j = lane; j < n; j += kWarp) o.add(static_cast<A>(xr[j]));
-    for (int off = kWarp / 2; off > 0; off /= 2) {
-      const A om = __shfl_xor_sync(0xffffffffu, o.m, off);
-      const A os = __shfl_xor_sync(0xffffffffu, o.s, off);
-      o.merge(om, os);
-    }
+    const Lse rf;
+    auto o = Lse::identity<expr::op::LseAcc<A>>();
+    for (int64_t j = lane; j < n; j += kWarp) o = rf(o, expr::op::LseAcc<A>(static_cast<A>(xr[j])));
+    for (int off = kWarp / 2; off > 0; off /= 2)
+      o = rf(o, expr::op::LseAcc<A>(__shfl_xor_sync(0xffffffffu, o.m, off),
+                                    __shfl_xor_sync(0xffffffffu, o.s, off)));
     T* yr = y + r * n;
     for (int64_t j = lane; j < n; j += kWarp)
       yr[j] = static_cast<T>(finish<Log>(static_cast<A>(xr[j]), o.m, o.s));
@@ -86,8 +72,10 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads;
   for (int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; c < cols; c += step) {
     const int64_t base = (c / inner) * n * inner + c % inner;
-    Online<A> o;
-    for (int64_t k = 0; k < n; ++k) o.add(static_cast<A>(x[base + k * inner]));
+    const Lse rf;
+    auto o = Lse::identity<expr::op::LseAcc<A>>();
+    for (int64_t k = 0; k < n; ++k)
+      o = rf(o, expr::op::LseAcc<A>(static_cast<A>(x[base + k * inner])));
     for (int64_t k = 0; k < n; ++k)
       y[base + k * inner] =
           static_cast<T>(finish<Log>(static_cast<A>(x[base + k * inner]), o.m, o.s));

@@ -10,7 +10,7 @@
 
 #include "device_scope.hpp"
 #include "kiln/cuda/copy.hpp"
-#include "kiln/cuda/memory.hpp"
+#include "kiln/cuda/scratch.hpp"
 #include "kiln/expr/eval_cuda.cuh"
 #include "kiln/ops/sort.hpp"
 
@@ -28,7 +28,7 @@ namespace {
 //   as the CPU's comparison sort does.
 // The values are then gathered from the input at the sorted indices, so the output holds
 // the input's own elements (zeros keep their signs, NaNs their payloads).
-constexpr int kThreads = 256;
+using expr::cuda::kThreads;
 
 template <class T>
 using sort_key_t = std::conditional_t<is_reduced_float_v<T>, float,
@@ -61,21 +61,6 @@ __global__ void gather_kernel(const T* __restrict__ x, const int64_t* __restrict
     y[i] = x[(i / n) * n + idx[i]];
 }
 
-// Device scratch from the caching allocator, returned on the stream it was used on.
-struct Buffer {
-  Buffer(std::size_t bytes, int device, cudaStream_t stream)
-      : p(bytes ? kiln::cuda::allocate(bytes, device, stream) : nullptr), dev(device) {}
-  ~Buffer() {
-    if (p) kiln::cuda::deallocate(p, dev);
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  void* p;
-  int dev;
-};
-
-void check_cuda(cudaError_t err, const char* what) { cuda::detail::check(err, what); }
-
 }  // namespace
 
 template <class T>
@@ -99,14 +84,14 @@ ValuesIndices<T, CUDA> sort_cuda(const Tensor<T, CUDA>& x, int64_t dim, bool des
     const auto bytes = [](int64_t count, std::size_t size) {
       return static_cast<std::size_t>(count) * size;
     };
-    Buffer keys_in(bytes(numel, sizeof(K)), device, stream);
-    Buffer keys_out(bytes(numel, sizeof(K)), device, stream);
-    Buffer idx_in(bytes(numel, sizeof(int64_t)), device, stream);
-    Buffer offsets(bytes(n_rows + 1, sizeof(int64_t)), device, stream);
-    auto* kin = static_cast<K*>(keys_in.p);
-    auto* kout = static_cast<K*>(keys_out.p);
-    auto* iin = static_cast<int64_t*>(idx_in.p);
-    auto* off = static_cast<int64_t*>(offsets.p);
+    const cuda::Scratch keys_in(bytes(numel, sizeof(K)), device, stream);
+    const cuda::Scratch keys_out(bytes(numel, sizeof(K)), device, stream);
+    const cuda::Scratch idx_in(bytes(numel, sizeof(int64_t)), device, stream);
+    const cuda::Scratch offsets(bytes(n_rows + 1, sizeof(int64_t)), device, stream);
+    K* kin = keys_in.as<K>();
+    K* kout = keys_out.as<K>();
+    int64_t* iin = idx_in.as<int64_t>();
+    int64_t* off = offsets.as<int64_t>();
     prepare_kernel<<<expr::cuda::grid_size(std::max(numel, n_rows + 1), kThreads), kThreads, 0,
                      stream>>>(rows.data(), kin, iin, off, numel, n, n_rows);
     expr::cuda::check_launch("sort (keys)");
@@ -120,9 +105,9 @@ ValuesIndices<T, CUDA> sort_cuda(const Tensor<T, CUDA>& x, int64_t dim, bool des
                               off, off + 1, 0, int(sizeof(K) * 8), stream);
     };
     std::size_t temp_bytes = 0;
-    check_cuda(run(nullptr, temp_bytes), "cub::DeviceSegmentedRadixSort (size)");
-    Buffer temp(temp_bytes, device, stream);
-    check_cuda(run(temp.p, temp_bytes), "cub::DeviceSegmentedRadixSort");
+    cuda::detail::check(run(nullptr, temp_bytes), "cub::DeviceSegmentedRadixSort (size)");
+    const cuda::Scratch temp(temp_bytes, device, stream);
+    cuda::detail::check(run(temp.get(), temp_bytes), "cub::DeviceSegmentedRadixSort");
     gather_kernel<<<expr::cuda::grid_size(numel, kThreads), kThreads, 0, stream>>>(
         rows.data(), indices.data(), values.data(), numel, n);
     expr::cuda::check_launch("sort (gather)");

@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cub/block/block_reduce.cuh>
-#include <memory>
 
 #include "kiln/cuda/copy.hpp"
 #include "kiln/cuda/memory.hpp"
+#include "kiln/cuda/scratch.hpp"
 #include "kiln/expr/eval_cuda.cuh"
 #include "kiln/expr/reduce_geometry.hpp"
 
@@ -84,22 +84,6 @@ __global__ void __launch_bounds__(kReduceThreads)
   }
 }
 
-/// Device scratch from the caching allocator, returned to it on `stream` (stream-ordered
-/// reuse, so freeing right after the launches that use it is safe).
-class Scratch {
- public:
-  Scratch(std::size_t nbytes, int device, cudaStream_t stream)
-      : ptr_(kiln::cuda::allocate(nbytes, device, stream)), device_(device) {}
-  ~Scratch() { kiln::cuda::deallocate(ptr_, device_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  void* get() const { return ptr_; }
-
- private:
-  void* ptr_;
-  int device_;
-};
-
 /// out[o] = fin(reduction of e over `mask` for output o, n_red), `out` contiguous over
 /// the kept dims, on `device`'s current stream.
 template <class A, class RF, class O, class E, class Fin>
@@ -116,13 +100,9 @@ void reduce(const E& e, uint32_t mask, O* out, RF rf, Fin fin, int device, cudaS
   }
   const auto plan = e.plan(g.rl.layout);
   const int64_t n_items = n_out * g.pieces;
-  A* partial = nullptr;
-  std::unique_ptr<Scratch> scratch;
-  if (g.pieces > 1) {
-    scratch =
-        std::make_unique<Scratch>(static_cast<std::size_t>(n_items) * sizeof(A), device, stream);
-    partial = static_cast<A*>(scratch->get());
-  }
+  const kiln::cuda::Scratch scratch(
+      g.pieces > 1 ? static_cast<std::size_t>(n_items) * sizeof(A) : 0, device, stream);
+  A* partial = scratch.as<A>();  // null with one piece per output
   if (g.per_thread) {
     reduce_thread_kernel<A><<<grid_size(n_items, kReduceThreads), kReduceThreads, 0, stream>>>(
         plan, g.dims, n_out, g.pieces, g.piece, n_red, rf, fin, out, partial);
